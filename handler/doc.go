@@ -1,0 +1,3 @@
+// Package handler defines Handler, Action, ExceptionPolicy and Ctx, and the
+// dispatch loop Serve that answers trapped syscalls.
+package handler
