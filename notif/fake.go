@@ -14,14 +14,15 @@ import (
 // notification that is not pending fail with ErrNotificationGone, as the
 // kernel's ENOENT.
 type Fake struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	queue   []Notif
-	pending map[uint64]bool
-	closed  bool
-	drain   bool
-	nextID  uint64
-	nextFD  int
+	mu       sync.Mutex
+	cond     *sync.Cond
+	queue    []Notif
+	pending  map[uint64]bool
+	closed   bool
+	stopping bool
+	drain    bool
+	nextID   uint64
+	nextFD   int
 
 	resps    []Resp
 	idValids []uint64
@@ -83,7 +84,7 @@ func (f *Fake) Recv(n *Notif) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for {
-		if f.closed {
+		if f.closed || f.stopping {
 			return ErrClosed
 		}
 		if len(f.queue) > 0 {
@@ -171,7 +172,16 @@ func (f *Fake) AddFD(a *AddFD) (int, error) {
 	return fd, f.Send(&Resp{ID: a.ID, Val: int64(fd)})
 }
 
-// Close makes Recv return ErrClosed. Closing twice is safe.
+// Shutdown makes Recv return ErrClosed; Send, IDValid and AddFD keep
+// working.
+func (f *Fake) Shutdown() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopping = true
+	f.cond.Broadcast()
+}
+
+// Close makes every method return ErrClosed. Closing twice is safe.
 func (f *Fake) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -28,11 +28,13 @@ type Listener struct {
 
 	// mu is held shared by every ioctl and exclusively by Close, so the
 	// fd number is never closed (and reused) under a running ioctl.
-	mu     sync.RWMutex
-	closed atomic.Bool
-	// recvTID is the thread blocked (or about to block) in Recv, 0 when
-	// none.
-	recvTID atomic.Int32
+	mu       sync.RWMutex
+	closed   atomic.Bool
+	stopping atomic.Bool
+
+	// receivers counts the threads blocked (or about to block) in Recv.
+	recvMu    sync.Mutex
+	receivers map[int32]int
 }
 
 var _ Notifier = (*Listener)(nil)
@@ -43,7 +45,7 @@ func NewListener(fd int) (*Listener, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("new listener: invalid fd %d", fd)
 	}
-	return &Listener{fd: fd}, nil
+	return &Listener{fd: fd, receivers: make(map[int32]int)}, nil
 }
 
 // FD returns the listener's file descriptor, still owned by the Listener.
@@ -61,10 +63,11 @@ func (l *Listener) Recv(n *Notif) error {
 	defer l.mu.RUnlock()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	l.recvTID.Store(int32(unix.Gettid()))
-	defer l.recvTID.Store(0)
+	tid := int32(unix.Gettid())
+	l.addReceiver(tid, 1)
+	defer l.addReceiver(tid, -1)
 	for {
-		if l.closed.Load() {
+		if l.stopping.Load() {
 			return ErrClosed
 		}
 		*n = Notif{}
@@ -167,14 +170,39 @@ func (l *Listener) SetSyncWakeUp() error {
 	return nil
 }
 
-// Close wakes a blocked Recv, waits for running ioctls and closes the fd.
-// Pending notifications of a still-running target then fail with ENOSYS in
-// the target. Closing twice is safe.
+func (l *Listener) addReceiver(tid int32, delta int) {
+	l.recvMu.Lock()
+	defer l.recvMu.Unlock()
+	if l.receivers[tid] += delta; l.receivers[tid] == 0 {
+		delete(l.receivers, tid)
+	}
+}
+
+// anyReceiver returns one thread in Recv, 0 when none.
+func (l *Listener) anyReceiver() int32 {
+	l.recvMu.Lock()
+	defer l.recvMu.Unlock()
+	for tid := range l.receivers {
+		return tid
+	}
+	return 0
+}
+
+// Shutdown makes every blocked and future Recv return ErrClosed and waits
+// until no thread is in Recv. Send, IDValid and AddFD keep working.
+func (l *Listener) Shutdown() {
+	l.stopping.Store(true)
+	l.interruptRecv()
+}
+
+// Close shuts down, waits for running ioctls and closes the fd. Pending
+// notifications of a still-running target then fail with ENOSYS in the
+// target. Closing twice is safe.
 func (l *Listener) Close() error {
+	l.Shutdown()
 	if l.closed.Swap(true) {
 		return nil
 	}
-	l.interruptRecv()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := unix.Close(l.fd); err != nil {
@@ -183,13 +211,13 @@ func (l *Listener) Close() error {
 	return nil
 }
 
-// interruptRecv signals the thread in Recv until it has left. Recv stores
-// its thread ID before it checks closed, and Close sets closed before it
-// reads the ID, so one of the two always sees the other.
+// interruptRecv signals the threads in Recv until they have left. Recv
+// registers its thread before it checks stopping, and Shutdown sets stopping
+// before it looks for threads, so one of the two always sees the other.
 func (l *Listener) interruptRecv() {
 	pid := os.Getpid()
 	for backoff := 20 * time.Microsecond; ; {
-		tid := l.recvTID.Load()
+		tid := l.anyReceiver()
 		if tid == 0 {
 			return
 		}

@@ -99,8 +99,8 @@ var (
 // consumes. *Listener implements it on the kernel; *Fake implements it in
 // memory for tests.
 //
-// Recv is called from one goroutine at a time; Send, IDValid and AddFD may be
-// called concurrently with Recv and with each other.
+// All methods may be called concurrently; several goroutines may block in
+// Recv at once, each notification going to one of them.
 type Notifier interface {
 	// Recv blocks until the next notification and fills n. It returns an
 	// error that matches ErrClosed or ErrTargetsExited when no more will
@@ -115,8 +115,11 @@ type Notifier interface {
 	// AddFD installs a descriptor in the trapped process and returns its
 	// number there. With AddFDFlagSend the notification is answered too.
 	AddFD(a *AddFD) (int, error)
-	// Close releases the notifier and makes a blocked Recv return.
-	// Closing twice is safe.
+	// Shutdown makes blocked and future Recv calls return ErrClosed and
+	// leaves Send, IDValid and AddFD working, so that notifications in
+	// flight can still be answered. It is safe to call more than once.
+	Shutdown()
+	// Close shuts down and releases the notifier. Closing twice is safe.
 	Close() error
 }
 

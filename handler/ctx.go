@@ -1,0 +1,238 @@
+package handler
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/mem"
+	"github.com/sandlock-go/sandlock-go/notif"
+	"github.com/sandlock-go/sandlock-go/syscalls"
+)
+
+// ErrExpired is returned by the memory accessors of a Ctx used after its
+// handler returned: the notification may be answered and the task may be
+// running other code, so its memory is no longer the syscall's.
+var ErrExpired = errors.New("handler context used after its handler returned")
+
+// PathMax bounds path arguments read by ReadPath (PATH_MAX).
+const PathMax = 4096
+
+// Ctx is one trapped syscall as a handler sees it: a read-only snapshot of
+// the notification and accessors for the trapped task's memory. It is valid
+// only while its handler runs.
+type Ctx struct {
+	n        notif.Notif
+	arch     *syscalls.Arch
+	notifier notif.Notifier
+	srv      *server
+
+	live     atomic.Bool
+	answered atomic.Bool
+
+	mu        sync.Mutex
+	responder *Responder
+}
+
+// newCtx snapshots n; the Ctx is live until expire.
+func newCtx(n *notif.Notif, notifier notif.Notifier, arch *syscalls.Arch, srv *server) *Ctx {
+	c := &Ctx{n: *n, arch: arch, notifier: notifier, srv: srv}
+	c.live.Store(true)
+	return c
+}
+
+// NewTestCtx returns a live Ctx for n answered through notifier, for unit
+// tests of handlers outside a dispatch loop.
+func NewTestCtx(n notif.Notif, notifier notif.Notifier) *Ctx {
+	arch, _ := syscalls.ArchByAudit(n.Data.Arch)
+	if arch == nil {
+		arch = syscalls.Native()
+	}
+	return newCtx(&n, notifier, arch, nil)
+}
+
+func (c *Ctx) expire() { c.live.Store(false) }
+
+// ID returns the notification ID.
+func (c *Ctx) ID() uint64 { return c.n.ID }
+
+// Pid returns the trapped thread's ID (as the supervisor's pid namespace
+// sees it).
+func (c *Ctx) Pid() int { return int(c.n.Pid) }
+
+// Syscall returns the syscall number.
+func (c *Ctx) Syscall() int { return int(c.n.Data.Nr) }
+
+// SyscallName returns the syscall's name, or "syscall_N" when unknown.
+func (c *Ctx) SyscallName() string {
+	if name, ok := c.arch.Name(int(c.n.Data.Nr)); ok {
+		return name
+	}
+	return "syscall_" + strconv.Itoa(int(c.n.Data.Nr))
+}
+
+// Arch returns the syscall's architecture.
+func (c *Ctx) Arch() *syscalls.Arch { return c.arch }
+
+// InstructionPointer returns the address of the syscall instruction.
+func (c *Ctx) InstructionPointer() uint64 { return c.n.Data.InstructionPointer }
+
+// Arg returns raw argument i (0..5); 0 for an index out of range.
+func (c *Ctx) Arg(i int) uint64 {
+	if i < 0 || i >= len(c.n.Data.Args) {
+		return 0
+	}
+	return c.n.Data.Args[i]
+}
+
+// Args returns a copy of the six raw arguments.
+func (c *Ctx) Args() [6]uint64 { return c.n.Data.Args }
+
+// Notif returns a copy of the raw notification.
+func (c *Ctx) Notif() notif.Notif { return c.n }
+
+// Valid returns nil while the notification is pending, ErrExpired after the
+// handler returned, or an error matching notif.ErrNotificationGone when the
+// task died or its syscall was interrupted.
+func (c *Ctx) Valid() error {
+	if !c.live.Load() {
+		return ErrExpired
+	}
+	return c.notifier.IDValid(c.n.ID)
+}
+
+func (c *Ctx) process() (mem.Process, error) {
+	if !c.live.Load() {
+		return mem.Process{}, ErrExpired
+	}
+	return mem.Process{Pid: int(c.n.Pid), ID: c.n.ID, Valid: c.notifier}, nil
+}
+
+// Read copies n bytes at addr from the trapped task. The bytes are returned
+// only if the notification is still pending after the read.
+func (c *Ctx) Read(addr uint64, n int) ([]byte, error) {
+	p, err := c.process()
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.Read(addr, n)
+	if err == nil && !c.live.Load() {
+		return nil, ErrExpired
+	}
+	return b, err
+}
+
+// ReadCString reads a NUL-terminated string of at most max bytes at addr.
+// It fails with mem.ErrTooLong when there is no NUL within max bytes and
+// mem.ErrFault for a bad pointer.
+func (c *Ctx) ReadCString(addr uint64, max int) (string, error) {
+	p, err := c.process()
+	if err != nil {
+		return "", err
+	}
+	s, err := p.ReadCString(addr, max)
+	if err == nil && !c.live.Load() {
+		return "", ErrExpired
+	}
+	return s, err
+}
+
+// Write copies data to addr in the trapped task.
+func (c *Ctx) Write(addr uint64, data []byte) error {
+	p, err := c.process()
+	if err != nil {
+		return err
+	}
+	return p.Write(addr, data)
+}
+
+// ReadPath reads the path in argument argIndex and makes it absolute: a
+// relative path is joined to the directory of the dirfd argument before it
+// (openat, newfstatat, unlinkat, ...) or to the task's working directory,
+// both read through /proc/PID. The result is cleaned lexically; it names
+// what the task asked for, not what the kernel will open (symlinks are not
+// resolved and the task may change the memory after the read): use it to
+// log and to decide only when the supervisor itself performs the operation.
+func (c *Ctx) ReadPath(argIndex int) (string, error) {
+	if argIndex < 0 || argIndex >= len(c.n.Data.Args) {
+		return "", fmt.Errorf("read path: argument index %d out of range", argIndex)
+	}
+	path, err := c.ReadCString(c.n.Data.Args[argIndex], PathMax)
+	if err != nil {
+		return "", fmt.Errorf("read path argument %d: %w", argIndex, err)
+	}
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path), nil
+	}
+	base, err := c.baseDir(argIndex)
+	if err != nil {
+		return "", fmt.Errorf("read path argument %d %q: %w", argIndex, path, err)
+	}
+	if err := c.Valid(); err != nil {
+		return "", err
+	}
+	return filepath.Join(base, path), nil
+}
+
+// baseDir returns the directory a relative path in argument argIndex is
+// resolved against.
+func (c *Ctx) baseDir(argIndex int) (string, error) {
+	proc := "/proc/" + strconv.Itoa(int(c.n.Pid))
+	if argIndex > 0 && takesDirfd(c.SyscallName(), argIndex) {
+		dirfd := int32(c.n.Data.Args[argIndex-1])
+		if dirfd != unix.AT_FDCWD {
+			if dirfd < 0 {
+				return "", fmt.Errorf("dirfd %d: %w", dirfd, unix.EBADF)
+			}
+			return os.Readlink(proc + "/fd/" + strconv.Itoa(int(dirfd)))
+		}
+	}
+	return os.Readlink(proc + "/cwd")
+}
+
+// takesDirfd reports whether argument argIndex of the named syscall is a
+// path relative to the dirfd in argument argIndex-1.
+func takesDirfd(name string, argIndex int) bool {
+	switch name {
+	case "openat", "openat2", "newfstatat", "fstatat64", "faccessat", "faccessat2",
+		"fchmodat", "fchmodat2", "fchownat", "futimesat", "utimensat", "mkdirat",
+		"mknodat", "unlinkat", "readlinkat", "execveat", "name_to_handle_at",
+		"statx", "open_tree", "fspick", "mount_setattr":
+		return argIndex == 1
+	case "linkat", "renameat", "renameat2", "move_mount":
+		return argIndex == 1 || argIndex == 3
+	case "symlinkat":
+		return argIndex == 2
+	case "fanotify_mark":
+		return argIndex == 4
+	}
+	return false
+}
+
+// Responder returns the Responder of this notification, creating it on the
+// first call. Return Hold from the handler and answer later, from any
+// goroutine, with Responder.Respond. It returns nil outside a dispatch loop
+// or after the handler returned.
+func (c *Ctx) Responder() *Responder {
+	if !c.live.Load() || c.srv == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.responder == nil {
+		c.responder = c.srv.newResponder(c)
+	}
+	return c.responder
+}
+
+func (c *Ctx) heldResponder() *Responder {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.responder
+}

@@ -1,0 +1,384 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/notif"
+)
+
+// Options tune Serve. A nil *Options means the defaults.
+type Options struct {
+	// Workers is the number of notifications handled at once, each
+	// received and answered on its own locked OS thread. Default 8.
+	Workers int
+	// Prefilter, when set, sees each notification first, on the receiving
+	// thread; when it returns true the syscall is answered Continue and no
+	// handler sees it. The sandbox runner uses it for the launcher's own
+	// syscalls before the target starts.
+	Prefilter func(n *notif.Notif) bool
+	// Observe, when set, is called after the chain decided and before the
+	// answer is sent, with the Ctx still live (so it may read memory), the
+	// final action and the time spent in handlers.
+	Observe func(c *Ctx, a Action, latency time.Duration)
+	// ShutdownGrace is how long Serve waits for running handlers when it
+	// stops before answering their notifications with the handlers'
+	// exception policy. Default 1s.
+	ShutdownGrace time.Duration
+	// OnError receives unexpected errors: handler panics, invalid actions,
+	// failed answers other than "task gone". Default: ignored.
+	OnError func(error)
+}
+
+func (o *Options) workers() int {
+	if o == nil || o.Workers <= 0 {
+		return 8
+	}
+	return o.Workers
+}
+
+func (o *Options) grace() time.Duration {
+	if o == nil || o.ShutdownGrace <= 0 {
+		return time.Second
+	}
+	return o.ShutdownGrace
+}
+
+// ErrAlreadyAnswered is returned by Responder.Respond for a notification
+// that has been answered already.
+var ErrAlreadyAnswered = errors.New("notification already answered")
+
+// server is the state of one Serve call.
+type server struct {
+	n    notif.Notifier
+	t    *Table
+	opts Options
+
+	// inflight holds, per worker, the Ctx being handled.
+	inflight []atomic.Pointer[Ctx]
+
+	heldMu sync.Mutex
+	held   map[*Ctx]ExceptionPolicy
+	ended  bool
+}
+
+// Serve receives notifications from n and answers each with the handlers of
+// t, on Workers goroutines at once, until every supervised task has exited,
+// n is closed, or ctx is cancelled.
+//
+// When it stops, Serve makes n's blocked receivers return (n.Shutdown),
+// waits up to ShutdownGrace for running handlers, answers the notifications
+// of handlers still running and of Responders never used with each
+// handler's exception policy, and returns. It does not close n. A handler
+// that never returns keeps its goroutine until it does; its late answer is
+// dropped.
+//
+// Serve returns nil when the tasks exited or n was closed, ctx.Err() when
+// ctx was cancelled, and the receive error otherwise.
+func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error {
+	if n == nil || t == nil {
+		return errors.New("serve: nil notifier or table")
+	}
+	s := &server{n: n, t: t, held: make(map[*Ctx]ExceptionPolicy)}
+	if opts != nil {
+		s.opts = *opts
+	}
+	workers := s.opts.workers()
+	s.inflight = make([]atomic.Pointer[Ctx], workers)
+
+	if l, ok := n.(interface{ SetSyncWakeUp() error }); ok {
+		// Best effort: older kernels work, only slower.
+		_ = l.SetSyncWakeUp()
+	}
+
+	var (
+		wg       sync.WaitGroup
+		stopOnce sync.Once
+		stopped  = make(chan struct{})
+		recvErr  error
+		errMu    sync.Mutex
+	)
+	stop := func(err error) {
+		errMu.Lock()
+		if recvErr == nil {
+			recvErr = err
+		}
+		errMu.Unlock()
+		stopOnce.Do(func() { close(stopped) })
+	}
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stop(s.work(w))
+		}()
+	}
+	allDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(allDone)
+	}()
+
+	var result error
+	select {
+	case <-ctx.Done():
+		result = ctx.Err()
+	case <-stopped:
+		errMu.Lock()
+		if !errors.Is(recvErr, notif.ErrClosed) && !errors.Is(recvErr, notif.ErrTargetsExited) {
+			result = fmt.Errorf("serve: %w", recvErr)
+		}
+		errMu.Unlock()
+	}
+	n.Shutdown()
+
+	timer := time.NewTimer(s.opts.grace())
+	defer timer.Stop()
+	select {
+	case <-allDone:
+	case <-timer.C:
+		for i := range s.inflight {
+			if c := s.inflight[i].Load(); c != nil {
+				s.failStuck(c)
+			}
+		}
+	}
+	s.failHeld()
+	return result
+}
+
+// work is one worker: receive, dispatch, repeat. It returns the receive
+// error that ended it.
+func (s *server) work(w int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var n notif.Notif
+	for {
+		if err := s.n.Recv(&n); err != nil {
+			return err
+		}
+		s.dispatch(w, &n)
+	}
+}
+
+func (s *server) dispatch(w int, n *notif.Notif) {
+	if s.opts.Prefilter != nil && s.opts.Prefilter(n) {
+		s.report(s.n.Send(&notif.Resp{ID: n.ID, Flags: notif.RespFlagContinue}))
+		return
+	}
+	if n.Data.Arch != s.t.arch.AuditArch() {
+		// The filter kills foreign ABIs; this is a bug or a foreign filter.
+		s.report(s.n.Send(&notif.Resp{ID: n.ID, Error: -int32(unix.ENOSYS)}))
+		return
+	}
+	c := newCtx(n, s.n, s.t.arch, s)
+	s.inflight[w].Store(c)
+	defer s.inflight[w].Store(nil)
+
+	var start time.Time
+	if s.opts.Observe != nil {
+		start = time.Now()
+	}
+	a, policy := s.decide(c)
+	if a.kind == KindHold {
+		if r := c.heldResponder(); r != nil && s.hold(c, policy) {
+			if s.opts.Observe != nil {
+				s.opts.Observe(c, a, time.Since(start))
+			}
+			c.expire()
+			return
+		}
+		if c.answered.Load() {
+			c.expire() // answered by its Responder already
+			return
+		}
+		s.report(fmt.Errorf("%s: Hold without taking the Responder", c.SyscallName()))
+		a = policy.action()
+		if a.kind == KindContinue {
+			a = Continue()
+		}
+	}
+	if s.opts.Observe != nil {
+		s.opts.Observe(c, a, time.Since(start))
+	}
+	c.expire()
+	s.answer(c, a)
+}
+
+// decide runs the chain of c's syscall and returns the answer and the
+// exception policy of the handler that gave it.
+func (s *server) decide(c *Ctx) (Action, ExceptionPolicy) {
+	for _, h := range s.t.chain(c.n.Data.Nr) {
+		a, ok := s.call(h, c)
+		policy := policyOf(h)
+		if !ok {
+			a = policy.action()
+		}
+		if a.kind != KindContinue {
+			return a, policy
+		}
+	}
+	return Continue(), ExceptionKill
+}
+
+// call runs one handler, turning a panic or an invalid action into ok=false.
+func (s *server) call(h Handler, c *Ctx) (a Action, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.report(fmt.Errorf("handler for %s panicked: %v", c.SyscallName(), r))
+			a, ok = Action{}, false
+		}
+	}()
+	a = h.Handle(c)
+	if err := a.Valid(); err != nil {
+		s.report(fmt.Errorf("handler for %s: %w", c.SyscallName(), err))
+		if a.kind == KindInjectFD && a.value >= 0 {
+			_ = unix.Close(int(a.value))
+		}
+		return Action{}, false
+	}
+	return a, true
+}
+
+// answer sends a once; a later answer for the same notification is dropped.
+func (s *server) answer(c *Ctx, a Action) error {
+	if !c.answered.CompareAndSwap(false, true) {
+		if a.kind == KindInjectFD {
+			_ = unix.Close(int(a.value))
+		}
+		return ErrAlreadyAnswered
+	}
+	return s.report(s.send(c, a))
+}
+
+// send performs an action on the kernel (or fake) notifier.
+func (s *server) send(c *Ctx, a Action) error {
+	id := c.n.ID
+	switch a.kind {
+	case KindContinue:
+		return s.n.Send(&notif.Resp{ID: id, Flags: notif.RespFlagContinue})
+	case KindErrno:
+		return s.n.Send(&notif.Resp{ID: id, Error: -int32(a.value)})
+	case KindReturnValue:
+		return s.n.Send(&notif.Resp{ID: id, Val: a.value})
+	case KindKill:
+		err := killTask(s.n, int(c.n.Pid), id)
+		// The task is dying; the answer only matters if the kill failed.
+		_ = s.n.Send(&notif.Resp{ID: id, Error: -int32(unix.EPERM)})
+		return err
+	case KindInjectFD:
+		return s.inject(c, a)
+	}
+	return fmt.Errorf("answer %s: cannot send %s", c.SyscallName(), a)
+}
+
+func (s *server) inject(c *Ctx, a Action) error {
+	fd := int(a.value)
+	defer unix.Close(fd)
+	req := notif.AddFD{ID: c.n.ID, Flags: notif.AddFDFlagSend, SrcFD: uint32(fd), NewFDFlags: a.flags}
+	_, err := s.n.AddFD(&req)
+	if errors.Is(err, unix.EINVAL) && notif.HaveAddFDSend.Check() != nil {
+		// Before Linux 5.14: install, then answer with the number.
+		req.Flags = 0
+		var newfd int
+		if newfd, err = s.n.AddFD(&req); err == nil {
+			return s.n.Send(&notif.Resp{ID: c.n.ID, Val: int64(newfd)})
+		}
+	}
+	if err == nil || errors.Is(err, notif.ErrNotificationGone) {
+		return err
+	}
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		errno = unix.EIO
+	}
+	// EMFILE and the like belong to the task; tell it.
+	_ = s.n.Send(&notif.Resp{ID: c.n.ID, Error: -int32(errno)})
+	return fmt.Errorf("inject fd into %s: %w", c.SyscallName(), err)
+}
+
+// report passes unexpected errors to OnError and returns err.
+func (s *server) report(err error) error {
+	if err != nil && s.opts.OnError != nil && !errors.Is(err, notif.ErrNotificationGone) && !errors.Is(err, ErrAlreadyAnswered) {
+		s.opts.OnError(err)
+	}
+	return err
+}
+
+// failStuck answers a notification whose handler outlived the grace period.
+func (s *server) failStuck(c *Ctx) {
+	policy := ExceptionKill
+	for _, h := range s.t.chain(c.n.Data.Nr) {
+		policy = policyOf(h)
+		break
+	}
+	s.report(fmt.Errorf("handler for %s still running at shutdown: answered %s", c.SyscallName(), policy))
+	c.expire()
+	_ = s.answer(c, policy.action())
+}
+
+// hold records c as held; false when Serve has ended already.
+func (s *server) hold(c *Ctx, policy ExceptionPolicy) bool {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	if s.ended {
+		return false
+	}
+	if !c.answered.Load() {
+		s.held[c] = policy
+	}
+	return true
+}
+
+func (s *server) release(c *Ctx) {
+	s.heldMu.Lock()
+	delete(s.held, c)
+	s.heldMu.Unlock()
+}
+
+// failHeld answers every held notification that was never answered.
+func (s *server) failHeld() {
+	s.heldMu.Lock()
+	s.ended = true
+	held := s.held
+	s.held = nil
+	s.heldMu.Unlock()
+	for c, policy := range held {
+		_ = s.answer(c, policy.action())
+	}
+}
+
+// killTask sends SIGKILL to the process of the trapped thread pid, after
+// making sure that pid still is the trapped task: a pidfd pins the task, and
+// the notification is checked after it was taken.
+func killTask(n notif.Notifier, pid int, id uint64) error {
+	pidfd, err := unix.PidfdOpen(pid, unix.PIDFD_THREAD)
+	if err != nil {
+		pidfd, err = unix.PidfdOpen(pid, 0)
+	}
+	if err != nil {
+		// No pidfd (old kernel, or a thread before 6.9): check, then kill.
+		if err := n.IDValid(id); err != nil {
+			return err
+		}
+		if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+			return fmt.Errorf("kill pid %d: %w", pid, err)
+		}
+		return nil
+	}
+	defer unix.Close(pidfd)
+	if err := n.IDValid(id); err != nil {
+		return err
+	}
+	if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil {
+		return fmt.Errorf("kill pid %d: %w", pid, err)
+	}
+	return nil
+}
