@@ -16,9 +16,15 @@ import (
 
 // Options tune Serve. A nil *Options means the defaults.
 type Options struct {
-	// Workers is the number of notifications handled at once, each
-	// received and answered on its own locked OS thread. Default 8.
+	// Workers is the number of notifications handled at once. One worker
+	// at a time waits for the next notification and handles it on its own
+	// locked OS thread; when its handler runs longer than HandoffAfter,
+	// another worker takes over receiving. Default 8.
 	Workers int
+	// HandoffAfter is how long a handler may run before another worker
+	// starts receiving: the most a slow handler delays the next
+	// notification. Default 100µs.
+	HandoffAfter time.Duration
 	// Prefilter, when set, sees each notification first, on the receiving
 	// thread; when it returns true the syscall is answered Continue and no
 	// handler sees it. The sandbox runner uses it for the launcher's own
@@ -44,6 +50,13 @@ func (o *Options) workers() int {
 	return o.Workers
 }
 
+func (o *Options) handoffAfter() time.Duration {
+	if o == nil || o.HandoffAfter <= 0 {
+		return 100 * time.Microsecond
+	}
+	return o.HandoffAfter
+}
+
 func (o *Options) grace() time.Duration {
 	if o == nil || o.ShutdownGrace <= 0 {
 		return time.Second
@@ -63,6 +76,12 @@ type server struct {
 
 	// inflight holds, per worker, the Ctx being handled.
 	inflight []atomic.Pointer[Ctx]
+
+	// recvToken holds the right to receive while no worker has it: one
+	// worker at a time waits in Recv, because the kernel wakes every
+	// waiter of a listener for each notification.
+	recvToken chan struct{}
+	stopped   chan struct{}
 
 	heldMu sync.Mutex
 	held   map[*Ctx]ExceptionPolicy
@@ -92,6 +111,8 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	}
 	workers := s.opts.workers()
 	s.inflight = make([]atomic.Pointer[Ctx], workers)
+	s.recvToken = make(chan struct{}, 1)
+	s.recvToken <- struct{}{}
 
 	if l, ok := n.(interface{ SetSyncWakeUp() error }); ok {
 		// Best effort: older kernels work, only slower.
@@ -101,10 +122,11 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	var (
 		wg       sync.WaitGroup
 		stopOnce sync.Once
-		stopped  = make(chan struct{})
 		recvErr  error
 		errMu    sync.Mutex
 	)
+	s.stopped = make(chan struct{})
+	stopped := s.stopped
 	stop := func(err error) {
 		errMu.Lock()
 		if recvErr == nil {
@@ -154,17 +176,49 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	return result
 }
 
-// work is one worker: receive, dispatch, repeat. It returns the receive
-// error that ended it.
+// Worker states for the receive handoff.
+const (
+	stateIdle int32 = iota
+	stateBusy
+	stateHandedOff
+)
+
+// work is one worker: wait for the receive token, then receive and
+// dispatch until a handler runs long enough that the token was handed to
+// another worker. It returns the receive error that ended it, nil when
+// Serve stopped first.
 func (s *server) work(w int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	var state atomic.Int32
+	handoff := time.AfterFunc(time.Hour, func() {
+		if state.CompareAndSwap(stateBusy, stateHandedOff) {
+			s.recvToken <- struct{}{}
+		}
+	})
+	handoff.Stop()
+	defer handoff.Stop()
+	after := s.opts.handoffAfter()
 	var n notif.Notif
 	for {
-		if err := s.n.Recv(&n); err != nil {
-			return err
+		select {
+		case <-s.recvToken:
+		case <-s.stopped:
+			return nil
 		}
-		s.dispatch(w, &n)
+		for {
+			if err := s.n.Recv(&n); err != nil {
+				s.recvToken <- struct{}{} // let the others see it too
+				return err
+			}
+			state.Store(stateBusy)
+			handoff.Reset(after)
+			s.dispatch(w, &n)
+			handoff.Stop()
+			if !state.CompareAndSwap(stateBusy, stateIdle) {
+				break // another worker receives now
+			}
+		}
 	}
 }
 

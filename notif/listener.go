@@ -1,13 +1,9 @@
 package notif
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,24 +13,26 @@ import (
 //
 // # Waking a blocked Recv
 //
-// Closing the fd does not wake a thread blocked in SECCOMP_IOCTL_NOTIF_RECV,
-// and waiting in poll() first would lose the kernel's synchronous wake-up,
-// which is worth ten times in latency. So Recv blocks in the ioctl itself and
-// Close interrupts it with SIGURG, which the Go runtime already uses for
-// preemption and ignores when unexpected; the ioctl returns EINTR and Recv
-// sees the listener closed.
+// Neither close() nor a signal wakes a thread blocked in
+// SECCOMP_IOCTL_NOTIF_RECV: the kernel restarts the ioctl after Go's
+// SA_RESTART signal handlers. So Recv waits in poll() on the listener and an
+// eventfd that Shutdown writes, and calls the ioctl only when a notification
+// is pending. Poll waiters sit on the same wait queue as RECV waiters, so
+// they get the kernel's synchronous wake-up too; the cost is one poll()
+// per notification.
+//
+// Several threads waiting on one listener are all woken for each
+// notification (the kernel's wait is not exclusive), so a dispatcher should
+// keep one thread in Recv at a time.
 type Listener struct {
-	fd int
+	fd   int
+	wake int
 
 	// mu is held shared by every ioctl and exclusively by Close, so the
 	// fd number is never closed (and reused) under a running ioctl.
 	mu       sync.RWMutex
 	closed   atomic.Bool
 	stopping atomic.Bool
-
-	// receivers counts the threads blocked (or about to block) in Recv.
-	recvMu    sync.Mutex
-	receivers map[int32]int
 }
 
 var _ Notifier = (*Listener)(nil)
@@ -45,7 +43,11 @@ func NewListener(fd int) (*Listener, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("new listener: invalid fd %d", fd)
 	}
-	return &Listener{fd: fd, receivers: make(map[int32]int)}, nil
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("new listener: eventfd: %w", err)
+	}
+	return &Listener{fd: fd, wake: wake}, nil
 }
 
 // FD returns the listener's file descriptor, still owned by the Listener.
@@ -61,14 +63,26 @@ func (l *Listener) FD() int { return l.fd }
 func (l *Listener) Recv(n *Notif) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	tid := int32(unix.Gettid())
-	l.addReceiver(tid, 1)
-	defer l.addReceiver(tid, -1)
+	fds := [2]unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}, {Fd: int32(l.wake), Events: unix.POLLIN}}
 	for {
 		if l.stopping.Load() {
 			return ErrClosed
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Poll(fds[:], -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return fmt.Errorf("recv: poll: %w", err)
+		}
+		if fds[1].Revents != 0 {
+			return ErrClosed
+		}
+		if fds[0].Revents&unix.POLLIN == 0 {
+			if fds[0].Revents&unix.POLLHUP != 0 {
+				return fmt.Errorf("recv: %w", ErrTargetsExited)
+			}
+			continue
 		}
 		*n = Notif{}
 		err := ioctlRecv(l.fd, n)
@@ -170,29 +184,12 @@ func (l *Listener) SetSyncWakeUp() error {
 	return nil
 }
 
-func (l *Listener) addReceiver(tid int32, delta int) {
-	l.recvMu.Lock()
-	defer l.recvMu.Unlock()
-	if l.receivers[tid] += delta; l.receivers[tid] == 0 {
-		delete(l.receivers, tid)
-	}
-}
-
-// anyReceiver returns one thread in Recv, 0 when none.
-func (l *Listener) anyReceiver() int32 {
-	l.recvMu.Lock()
-	defer l.recvMu.Unlock()
-	for tid := range l.receivers {
-		return tid
-	}
-	return 0
-}
-
-// Shutdown makes every blocked and future Recv return ErrClosed and waits
-// until no thread is in Recv. Send, IDValid and AddFD keep working.
+// Shutdown makes every blocked and future Recv return ErrClosed. Send,
+// IDValid and AddFD keep working.
 func (l *Listener) Shutdown() {
 	l.stopping.Store(true)
-	l.interruptRecv()
+	one := [8]byte{1}
+	_, _ = unix.Write(l.wake, one[:])
 }
 
 // Close shuts down, waits for running ioctls and closes the fd. Pending
@@ -205,28 +202,10 @@ func (l *Listener) Close() error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := unix.Close(l.fd); err != nil {
+	err := unix.Close(l.fd)
+	_ = unix.Close(l.wake)
+	if err != nil {
 		return fmt.Errorf("close listener: %w", err)
 	}
 	return nil
-}
-
-// interruptRecv signals the threads in Recv until they have left. Recv
-// registers its thread before it checks stopping, and Shutdown sets stopping
-// before it looks for threads, so one of the two always sees the other.
-func (l *Listener) interruptRecv() {
-	pid := os.Getpid()
-	for backoff := 20 * time.Microsecond; ; {
-		tid := l.anyReceiver()
-		if tid == 0 {
-			return
-		}
-		if err := unix.Tgkill(pid, int(tid), unix.SIGURG); err != nil && !errors.Is(err, unix.ESRCH) {
-			return
-		}
-		time.Sleep(backoff)
-		if backoff < 10*time.Millisecond {
-			backoff *= 2
-		}
-	}
 }
