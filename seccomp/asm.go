@@ -3,6 +3,7 @@ package seccomp
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"golang.org/x/net/bpf"
 )
@@ -17,9 +18,12 @@ import (
 // golang.org/x/net/bpf.
 //
 // Only forward jumps exist. A conditional jump reaches at most 255
-// instructions; when a target is further, resolve inserts a trampoline right
-// after the jump: a copy of the target if it is a return (no extra step at
-// run time), else an unconditional jump (32-bit offset) to it.
+// instructions. A jump to a return can land on any return of the same
+// value, so returns are shared: code jumps to retLabel(v), which resolve
+// binds to the nearest "ret v" ahead, inserting one right after the jump
+// when none is in reach. A jump to other code further than 255 goes through
+// a trampoline, an unconditional jump (32-bit offset) inserted right after
+// it, which costs one more instruction at run time.
 
 // label names a position in the program. Labels are defined exactly once.
 type label int
@@ -45,6 +49,22 @@ type item struct {
 type assembler struct {
 	items  []item
 	labels int
+	rets   map[label]uint32 // labels made by retLabel, never marked
+}
+
+// retLabel returns a label that stands for any "ret v" instruction.
+func (a *assembler) retLabel(v uint32) label {
+	for l, r := range a.rets {
+		if r == v {
+			return l
+		}
+	}
+	if a.rets == nil {
+		a.rets = make(map[label]uint32)
+	}
+	l := a.newLabel()
+	a.rets[l] = v
+	return l
 }
 
 func (a *assembler) newLabel() label {
@@ -83,104 +103,163 @@ func (a *assembler) ja(t label) {
 	a.items = append(a.items, item{kind: itemJa, jt: t})
 }
 
-// layout returns the instruction index of every item and of every label.
-func (a *assembler) layout() (pos []int, at []int, n int) {
-	pos = make([]int, len(a.items))
-	at = make([]int, a.labels+1)
-	for i := range at {
-		at[i] = -1
-	}
-	for i, it := range a.items {
-		pos[i] = n
-		if it.kind == itemLabel {
-			at[it.lbl] = n
-			continue
-		}
-		n++
-	}
-	return pos, at, n
-}
-
-// trampoline returns the instruction to place near a jump whose target t is
-// out of reach: a copy of t's instruction if that is a return, else a jump.
-func (a *assembler) trampoline(t label) item {
-	for i, it := range a.items {
-		if it.kind != itemLabel || it.lbl != t {
-			continue
-		}
-		for _, next := range a.items[i+1:] {
-			if next.kind == itemLabel {
-				continue
-			}
-			if r, ok := next.insn.(bpf.RetConstant); ok && next.kind == itemInsn {
-				return item{kind: itemInsn, insn: r}
-			}
-			break
-		}
-		break
-	}
-	return item{kind: itemJa, jt: t}
-}
-
-// resolve inserts trampolines until every conditional jump is short and
-// returns the program as x/net/bpf instructions.
+// resolve computes every jump offset and returns the program as x/net/bpf
+// instructions. It walks the items from the end: there, how many
+// instructions follow an instruction is already final, since inserting a
+// trampoline after a jump moves only what comes before it.
 func (a *assembler) resolve() ([]bpf.Instruction, error) {
-	// Every pass gives each out-of-reach branch its own trampoline, at
-	// distance 0 or 1, which then never needs another: it terminates.
-	for {
-		pos, at, _ := a.layout()
-		var out []item
-		changed := false
-		for i, it := range a.items {
-			if it.kind != itemJump {
-				out = append(out, it)
-				continue
-			}
-			dt, df := at[it.jt]-pos[i]-1, at[it.jf]-pos[i]-1
-			if at[it.jt] < 0 || at[it.jf] < 0 || dt < 0 || df < 0 {
-				return nil, fmt.Errorf("seccomp: bug: jump %d to undefined or earlier label", pos[i])
-			}
-			var tramps []item
-			if dt > math.MaxUint8 {
-				l := a.newLabel()
-				tramps = append(tramps, item{kind: itemLabel, lbl: l}, a.trampoline(it.jt))
-				it.jt = l
-			}
-			if df > math.MaxUint8 {
-				l := a.newLabel()
-				tramps = append(tramps, item{kind: itemLabel, lbl: l}, a.trampoline(it.jf))
-				it.jf = l
-			}
-			out = append(out, it)
-			out = append(out, tramps...)
-			changed = changed || len(tramps) > 0
+	r := resolver{
+		asm:     a,
+		labelAt: make(map[label]int),
+		labelIn: make(map[label]bpf.Instruction),
+		retAt:   make(map[uint32]int),
+		jaAt:    make(map[label]int),
+	}
+	for i := len(a.items) - 1; i >= 0; i-- {
+		if err := r.item(a.items[i]); err != nil {
+			return nil, err
 		}
-		a.items = out
-		if !changed {
+	}
+	slices.Reverse(r.out)
+	return r.out, nil
+}
+
+// resolver holds the state of resolve. Positions are counted from the end:
+// "after" is the number of instructions that follow an instruction.
+type resolver struct {
+	asm     *assembler
+	out     []bpf.Instruction         // the program, reversed
+	labelAt map[label]int             // label -> after of its instruction
+	labelIn map[label]bpf.Instruction // label -> its instruction
+	retAt   map[uint32]int            // ret value -> after of the nearest one
+	jaAt    map[label]int             // label -> after of the nearest trampoline to it
+}
+
+func (r *resolver) emit(in bpf.Instruction) {
+	if ret, ok := in.(bpf.RetConstant); ok {
+		r.retAt[ret.Val] = len(r.out)
+	}
+	r.out = append(r.out, in)
+}
+
+func (r *resolver) item(it item) error {
+	switch it.kind {
+	case itemLabel:
+		if len(r.out) == 0 {
+			return fmt.Errorf("seccomp: bug: label %d at the end of the program", it.lbl)
+		}
+		r.labelAt[it.lbl] = len(r.out) - 1
+		r.labelIn[it.lbl] = r.out[len(r.out)-1]
+	case itemInsn:
+		r.emit(it.insn)
+	case itemJa:
+		b, err := r.branch(it.jt)
+		if err != nil {
+			return err
+		}
+		if b.isRet {
+			r.emit(bpf.RetConstant{Val: b.ret}) // a jump to a return is the return
+		} else {
+			r.emit(bpf.Jump{Skip: uint32(len(r.out) - b.after - 1)})
+		}
+	case itemJump:
+		return r.jump(it)
+	}
+	return nil
+}
+
+// branch is one target of a jump.
+type branch struct {
+	l      label
+	isRet  bool   // any "ret ret" will do
+	ret    uint32 // if isRet
+	found  bool   // a target exists ahead (always, unless isRet)
+	after  int    // the target's position, if found
+	via    int    // a trampoline to l ahead, or -1
+	use    int    // the position the jump goes to
+	insert bool   // needs a new trampoline right after the jump
+}
+
+func (r *resolver) branch(l label) (branch, error) {
+	b := branch{l: l, via: -1}
+	if v, ok := r.asm.rets[l]; ok {
+		b.isRet, b.ret = true, v
+	} else {
+		at, ok := r.labelAt[l]
+		if !ok {
+			return b, fmt.Errorf("seccomp: bug: jump to undefined or earlier label %d", l)
+		}
+		if ret, ok := r.labelIn[l].(bpf.RetConstant); ok {
+			b.isRet, b.ret = true, ret.Val
+		} else {
+			b.found, b.after = true, at
+			if via, ok := r.jaAt[l]; ok {
+				b.via = via
+			}
+		}
+	}
+	if b.isRet {
+		b.after, b.found = r.retAt[b.ret] // the nearest equal return
+	}
+	return b, nil
+}
+
+func (r *resolver) jump(it item) error {
+	var bs [2]branch
+	for j, l := range []label{it.jt, it.jf} {
+		var err error
+		if bs[j], err = r.branch(l); err != nil {
+			return err
+		}
+	}
+	// With m trampolines inserted after it, the jump has len(r.out)+m
+	// instructions after it; a target is in reach at most 255 ahead.
+	reach := func(m, after int) bool { return len(r.out)+m-after-1 <= math.MaxUint8 }
+	for m := 0; ; m++ {
+		need := 0
+		for j := range bs {
+			b := &bs[j]
+			b.insert = false
+			switch {
+			case b.found && reach(m, b.after):
+				b.use = b.after
+			case !b.isRet && b.via >= 0 && reach(m, b.via):
+				b.use = b.via // share a trampoline already there
+			default:
+				b.insert = true
+				need++
+			}
+		}
+		if need <= m {
 			break
 		}
 	}
-
-	pos, at, n := a.layout()
-	insns := make([]bpf.Instruction, 0, n)
-	for i, it := range a.items {
-		switch it.kind {
-		case itemInsn:
-			insns = append(insns, it.insn)
-		case itemJump:
-			insns = append(insns, bpf.JumpIf{
-				Cond:      it.cond,
-				Val:       it.val,
-				SkipTrue:  uint8(at[it.jt] - pos[i] - 1),
-				SkipFalse: uint8(at[it.jf] - pos[i] - 1),
-			})
-		case itemJa:
-			d := at[it.jt] - pos[i] - 1
-			if at[it.jt] < 0 || d < 0 {
-				return nil, fmt.Errorf("seccomp: bug: jump %d to undefined or earlier label", pos[i])
-			}
-			insns = append(insns, bpf.Jump{Skip: uint32(d)})
+	// Trampolines go right after the jump, the true branch's first; in the
+	// reversed output the false branch's comes first.
+	for j := 1; j >= 0; j-- {
+		b := &bs[j]
+		if !b.insert {
+			continue
 		}
+		switch {
+		case b.isRet && j == 0 && bs[1].insert && bs[1].isRet && bs[1].ret == b.ret:
+			// The false branch's return just inserted will do.
+		case b.isRet:
+			r.emit(bpf.RetConstant{Val: b.ret})
+		default:
+			r.jaAt[b.l] = len(r.out)
+			r.emit(bpf.Jump{Skip: uint32(len(r.out) - b.after - 1)})
+		}
+		b.use = len(r.out) - 1
 	}
-	return insns, nil
+	var skip [2]uint8
+	for j := range bs {
+		d := len(r.out) - bs[j].use - 1
+		if d < 0 || d > math.MaxUint8 {
+			return fmt.Errorf("seccomp: bug: jump offset %d", d)
+		}
+		skip[j] = uint8(d)
+	}
+	r.out = append(r.out, bpf.JumpIf{Cond: it.cond, Val: it.val, SkipTrue: skip[0], SkipFalse: skip[1]})
+	return nil
 }

@@ -241,14 +241,12 @@ func (f *Filter) Compile() (Program, error) {
 	}
 
 	var a assembler
-	ok, bad := a.newLabel(), a.newLabel()
+	ok := a.newLabel()
 	a.load(offArch)
-	a.jump(bpf.JumpEqual, arch.AuditArch(), ok, bad)
-	a.mark(bad)
-	a.ret(foreignArchAction.Ret())
+	a.jump(bpf.JumpEqual, arch.AuditArch(), ok, a.retLabel(foreignArchAction.Ret()))
 	a.mark(ok)
 	a.load(offNr)
-	a.search(ivs)
+	a.search(ivs, slacks(arch, ivs))
 
 	insns, err := a.resolve()
 	if err != nil {
@@ -316,24 +314,6 @@ func subset(a, b []Cond) bool {
 		}
 	}
 	return true
-}
-
-// search emits a binary search over ivs, sorted by start, with the syscall
-// number in A: jge splits down to single intervals.
-func (a *assembler) search(ivs []interval) {
-	if len(ivs) == 1 {
-		a.outcome(ivs[0].out)
-		return
-	}
-	// The left half is the fall-through; keep it the smaller one so the
-	// jump over it stays short.
-	mid := len(ivs) / 2
-	left, right := a.newLabel(), a.newLabel()
-	a.jump(bpf.JumpGreaterOrEqual, ivs[mid].start, right, left)
-	a.mark(left)
-	a.search(ivs[:mid])
-	a.mark(right)
-	a.search(ivs[mid:])
 }
 
 // outcome emits the code for one syscall number: each rule's conditions in
