@@ -1,0 +1,333 @@
+package pathpolicy
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/syscalls"
+)
+
+// Rules lists allowed and denied paths. A path is denied when it matches
+// Deny, or when Allow is not empty and it matches nothing in Allow.
+//
+// Patterns are absolute: "/etc" covers /etc and everything beneath it;
+// "/home/*/.ssh" is a glob (filepath.Match) that covers every path that
+// matches it or lies beneath one that does.
+type Rules struct {
+	Allow []string
+	Deny  []string
+}
+
+type rules struct {
+	allow, deny matcher
+}
+
+func compile(r Rules) (rules, error) {
+	allow, err := newMatcher(r.Allow)
+	if err != nil {
+		return rules{}, fmt.Errorf("allow: %w", err)
+	}
+	deny, err := newMatcher(r.Deny)
+	if err != nil {
+		return rules{}, fmt.Errorf("deny: %w", err)
+	}
+	return rules{allow: allow, deny: deny}, nil
+}
+
+func (r rules) allowed(p string) bool {
+	if r.deny.match(p) {
+		return false
+	}
+	return r.allow.empty() || r.allow.match(p)
+}
+
+// Decision is one open or exec the policy decided, for auditing and for
+// learning a profile.
+type Decision struct {
+	Syscall string
+	Pid     int
+	// Path is the canonical path of what was opened or would have been
+	// (the lexical absolute path when the target could not be resolved).
+	Path    string
+	Allowed bool
+	// Errno is the error the process got, 0 on success.
+	Errno unix.Errno
+}
+
+// OpenPolicy is the handler for open, openat, openat2 and creat that opens
+// files on the process's behalf. Register it with Syscalls.
+type OpenPolicy struct {
+	r     rules
+	errno unix.Errno
+	// OnDecision, when set, is called for every decided open. It must be
+	// safe for concurrent use.
+	OnDecision func(Decision)
+}
+
+// NewOpenPolicy returns an OpenPolicy; denied opens fail with EACCES.
+func NewOpenPolicy(r Rules) (*OpenPolicy, error) {
+	compiled, err := compile(r)
+	if err != nil {
+		return nil, fmt.Errorf("open policy: %w", err)
+	}
+	return &OpenPolicy{r: compiled, errno: unix.EACCES}, nil
+}
+
+// WithErrno returns the policy answering denied opens with e instead of
+// EACCES.
+func (p *OpenPolicy) WithErrno(e unix.Errno) *OpenPolicy {
+	q := *p
+	q.errno = e
+	return &q
+}
+
+// Allowed reports whether the policy allows the clean absolute path.
+func (p *OpenPolicy) Allowed(path string) bool { return p.r.allowed(path) }
+
+// Syscalls returns the names the policy must be registered on that exist on
+// arch (nil means native).
+func (p *OpenPolicy) Syscalls(arch *syscalls.Arch) []string {
+	return existing(arch, "open", "openat", "openat2", "creat")
+}
+
+func existing(arch *syscalls.Arch, names ...string) []string {
+	if arch == nil {
+		arch = syscalls.Native()
+	}
+	var out []string
+	for _, n := range names {
+		if _, err := arch.Number(n); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// openRequest is an open as the process asked for it.
+type openRequest struct {
+	dirfd   int32
+	pathArg int
+	flags   uint64
+	mode    uint64
+	resolve uint64
+}
+
+// sizeofOpenHow is the size of struct open_how the kernel first shipped.
+const sizeofOpenHow = 24
+
+func (p *OpenPolicy) request(c *handler.Ctx) (openRequest, unix.Errno) {
+	a := c.Args()
+	switch c.SyscallName() {
+	case "open":
+		return openRequest{dirfd: unix.AT_FDCWD, pathArg: 0, flags: a[1], mode: a[2]}, 0
+	case "creat":
+		return openRequest{dirfd: unix.AT_FDCWD, pathArg: 0, flags: unix.O_CREAT | unix.O_WRONLY | unix.O_TRUNC, mode: a[1]}, 0
+	case "openat":
+		return openRequest{dirfd: int32(a[0]), pathArg: 1, flags: a[2], mode: a[3]}, 0
+	case "openat2":
+		if a[3] < sizeofOpenHow {
+			return openRequest{}, unix.EINVAL
+		}
+		how, err := c.Read(a[2], sizeofOpenHow)
+		if err != nil {
+			return openRequest{}, unix.EFAULT
+		}
+		return openRequest{
+			dirfd:   int32(a[0]),
+			pathArg: 1,
+			flags:   binary.LittleEndian.Uint64(how[0:]),
+			mode:    binary.LittleEndian.Uint64(how[8:]),
+			resolve: binary.LittleEndian.Uint64(how[16:]),
+		}, 0
+	}
+	return openRequest{}, unix.ENOSYS
+}
+
+// Handle opens the file on the process's behalf, or denies it.
+func (p *OpenPolicy) Handle(c *handler.Ctx) handler.Action {
+	req, errno := p.request(c)
+	if errno == unix.ENOSYS {
+		return handler.Continue()
+	}
+	if errno != 0 {
+		return handler.Errno(errno)
+	}
+	path, err := c.ReadCString(c.Arg(req.pathArg), handler.PathMax)
+	if err != nil {
+		return handler.Errno(errnoOf(err, unix.EFAULT))
+	}
+	fd, canon, errno := p.open(c, req, path)
+	if p.OnDecision != nil {
+		denied := fd < 0 && errno == p.errno && canon != "" && !p.r.allowed(canon)
+		p.OnDecision(Decision{Syscall: c.SyscallName(), Pid: c.Pid(), Path: canon, Allowed: !denied, Errno: errno})
+	}
+	if fd < 0 {
+		return handler.Errno(errno)
+	}
+	var injectFlags int
+	if req.flags&unix.O_CLOEXEC != 0 {
+		injectFlags = unix.O_CLOEXEC
+	}
+	return handler.InjectFD(fd, injectFlags)
+}
+
+// open performs the process's open. It returns the descriptor, the
+// canonical path it decided on, and an errno when there is no descriptor.
+func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, string, unix.Errno) {
+	if path == "" {
+		return -1, "", unix.ENOENT
+	}
+	path = procSelf(path, c.Pid())
+	base, baseDir, errno := baseDirFD(c, req.dirfd, path)
+	if errno != 0 {
+		return -1, "", errno
+	}
+	if base >= 0 {
+		defer unix.Close(base)
+	}
+	if err := c.Valid(); err != nil {
+		return -1, "", unix.ESRCH
+	}
+	lexical := filepath.Join(baseDir, path)
+	if filepath.IsAbs(path) {
+		lexical = filepath.Clean(path)
+	}
+	if !p.r.allowed(lexical) {
+		return -1, lexical, p.errno
+	}
+	dirfd := base
+	if dirfd < 0 {
+		dirfd = unix.AT_FDCWD
+	}
+	resolve := req.resolve | unix.RESOLVE_NO_MAGICLINKS
+
+	// Resolve the existing object without side effects.
+	pathFlags := uint64(unix.O_PATH | unix.O_CLOEXEC)
+	pathFlags |= req.flags & (unix.O_NOFOLLOW | unix.O_DIRECTORY)
+	if req.flags&unix.O_TMPFILE == unix.O_TMPFILE {
+		pathFlags |= unix.O_DIRECTORY
+	}
+	obj, err := unix.Openat2(dirfd, path, &unix.OpenHow{Flags: pathFlags, Resolve: resolve})
+	switch {
+	case err == nil:
+		defer unix.Close(obj)
+		canon, errno := fdPath(obj)
+		if errno != 0 {
+			return -1, lexical, errno
+		}
+		if !p.r.allowed(canon) {
+			return -1, canon, p.errno
+		}
+		if req.flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
+			return -1, canon, unix.EEXIST
+		}
+		// Reopen the very object that was checked.
+		flags := int(req.flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY)) | unix.O_CLOEXEC
+		fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(obj), flags, uint32(req.mode))
+		if err != nil {
+			return -1, canon, errnoOf(err, unix.EACCES)
+		}
+		return fd, canon, 0
+	case errors.Is(err, unix.ENOENT) && req.flags&unix.O_CREAT != 0:
+		return p.create(dirfd, path, req, resolve)
+	default:
+		return -1, lexical, errnoOf(err, unix.EACCES)
+	}
+}
+
+// create makes a new file: the parent directory is resolved and checked,
+// then the file is created in it without following a symlink that may have
+// appeared meanwhile.
+func (p *OpenPolicy) create(dirfd int, path string, req openRequest, resolve uint64) (int, string, unix.Errno) {
+	dir, name := filepath.Split(path)
+	if name == "" || name == "." || name == ".." {
+		return -1, path, unix.EISDIR
+	}
+	if dir == "" {
+		dir = "."
+	}
+	parent, err := unix.Openat2(dirfd, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolve})
+	if err != nil {
+		return -1, path, errnoOf(err, unix.ENOENT)
+	}
+	defer unix.Close(parent)
+	parentPath, errno := fdPath(parent)
+	if errno != 0 {
+		return -1, path, errno
+	}
+	target := filepath.Join(parentPath, name)
+	if !p.r.allowed(target) {
+		return -1, target, p.errno
+	}
+	flags := req.flags | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat2(parent, name, &unix.OpenHow{Flags: flags, Mode: req.mode & 0o7777, Resolve: resolve})
+	if err != nil {
+		return -1, target, errnoOf(err, unix.EACCES)
+	}
+	return fd, target, 0
+}
+
+// baseDirFD opens the directory a relative path is resolved against: the
+// process's dirfd or working directory. For an absolute path it returns -1.
+func baseDirFD(c *handler.Ctx, dirfd int32, path string) (int, string, unix.Errno) {
+	if filepath.IsAbs(path) {
+		return -1, "/", 0
+	}
+	proc := "/proc/" + strconv.Itoa(c.Pid())
+	link := proc + "/cwd"
+	if dirfd != unix.AT_FDCWD {
+		if dirfd < 0 {
+			return -1, "", unix.EBADF
+		}
+		link = proc + "/fd/" + strconv.Itoa(int(dirfd))
+	}
+	fd, err := unix.Open(link, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return -1, "", unix.EBADF
+		}
+		return -1, "", errnoOf(err, unix.EBADF)
+	}
+	dir, errno := fdPath(fd)
+	if errno != 0 {
+		unix.Close(fd)
+		return -1, "", errno
+	}
+	return fd, dir, 0
+}
+
+// procSelf points /proc/self and /proc/thread-self at the process, not the
+// supervisor that performs the open.
+func procSelf(path string, pid int) string {
+	for _, self := range []string{"/proc/self", "/proc/thread-self"} {
+		if path == self || strings.HasPrefix(path, self+"/") {
+			return "/proc/" + strconv.Itoa(pid) + path[len(self):]
+		}
+	}
+	return path
+}
+
+// fdPath returns the path of an open descriptor as the kernel sees it.
+func fdPath(fd int) (string, unix.Errno) {
+	p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return "", errnoOf(err, unix.EIO)
+	}
+	return p, 0
+}
+
+func errnoOf(err error, fallback unix.Errno) unix.Errno {
+	var errno unix.Errno
+	if errors.As(err, &errno) && errno != 0 {
+		return errno
+	}
+	return fallback
+}
