@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit statuses of sandlock-go itself; otherwise run exits with the
+// program's status.
+const (
+	exitCheckFailed = 1   // check: supervision does not work here
+	exitUsage       = 2   // bad command line
+	exitFailure     = 125 // the sandbox could not start the program
+	exitNotExec     = 126 // the program is not executable
+	exitNotFound    = 127 // the program was not found
+)
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// errHelp asks for the help text on stdout and exit status 0.
+var errHelp = errors.New("help requested")
+
+// checkChildArg makes the binary the trivial child of `check`; it is not
+// part of the documented interface.
+const checkChildArg = "__sandlock-go-check-child"
+
+// cli runs one sandlock-go command line (without the program name) and
+// returns the exit status.
+func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage)
+		return exitUsage
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		return runMain(rest, stdin, stdout, stderr)
+	case "check":
+		return checkMain(rest, stdout, stderr)
+	case "syscalls":
+		return syscallsMain(rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		return helpMain(rest, stdout, stderr)
+	case checkChildArg:
+		fmt.Fprintln(stdout, os.Getppid())
+		return 0
+	default:
+		return fail(stderr, usagef("unknown command %q (want run, check or syscalls; see sandlock-go --help)", cmd))
+	}
+}
+
+func helpMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, mainUsage+"\n"+runUsage+"\n"+checkUsage+"\n"+syscallsUsage)
+		return 0
+	}
+	switch args[0] {
+	case "run":
+		fmt.Fprint(stdout, runUsage)
+	case "check":
+		fmt.Fprint(stdout, checkUsage)
+	case "syscalls":
+		fmt.Fprint(stdout, syscallsUsage)
+	default:
+		return fail(stderr, usagef("help: unknown command %q (want run, check or syscalls)", args[0]))
+	}
+	return 0
+}
+
+// fail prints err as one line and returns its exit status.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+const mainUsage = `Usage:
+  sandlock-go run [flags] [--] PROGRAM [ARGS...]   run PROGRAM under supervision
+  sandlock-go check                                probe the kernel, test supervision
+  sandlock-go syscalls [--arch ARCH]               print the syscall table
+  sandlock-go help [COMMAND]                       print this help, or a command's
+
+Exit status of run: PROGRAM's (128+N when signal N killed it); 2 for a bad
+command line; 125 when the sandbox could not start PROGRAM; 126 when PROGRAM
+is not executable; 127 when it is not found.
+`

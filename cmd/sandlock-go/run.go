@@ -1,0 +1,362 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/cmd/sandlock-go/internal/trace"
+	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/sandbox"
+	"github.com/sandlock-go/sandlock-go/syscalls"
+)
+
+const runUsage = `Usage: sandlock-go run [flags] [--] PROGRAM [ARGS...]
+
+Run PROGRAM under seccomp user-notification supervision. Its exit status is
+PROGRAM's, or 128+N when signal N killed it. SIGINT, SIGTERM, SIGHUP and
+SIGQUIT are passed on to PROGRAM's process group.
+
+Flags:
+  --on SYSCALL=ACTION
+        Trap SYSCALL and answer it with ACTION. Repeatable; several --on of one
+        syscall form a chain asked in order, and the first answer other than
+        continue wins. ACTION is one of
+          continue       let the syscall run
+          errno:NAME     fail it with an errno name, e.g. errno:EACCES
+          errno:NUMBER   fail it with an errno number (1..4095), e.g. errno:13
+          ret:N          return N without running it
+          kill           kill the process (status 137)
+        e.g. --on getppid=ret:777 --on openat=errno:EACCES
+  --deny SYSCALL[,SYSCALL...]
+        Fail SYSCALL with EPERM in the kernel filter, without notification.
+        Repeatable. A syscall cannot both be denied and have an --on rule.
+        e.g. --deny mkdir,mkdirat
+  --deny-default
+        Deny the default list too: mount, ptrace, bpf, io_uring, kexec,
+        modules, keyrings, namespaces, ... (an --on rule takes a syscall out).
+        e.g. --deny-default
+  -r PATH
+        Landlock: allow reading and executing beneath PATH. Repeatable. Once
+        any -r or -w is given, every other path is denied, PROGRAM and its
+        libraries included.
+        e.g. -r /usr -r /etc (on Debian /bin, /lib and /lib64 are symlinks
+        into /usr, so -r /usr covers them)
+  -w PATH
+        Landlock: like -r, and also allow writing, creating and removing
+        beneath PATH. Repeatable.
+        e.g. -w /tmp/work
+  --landlock-strict
+        Fail when the kernel cannot enforce every Landlock right, instead of
+        enforcing what it can (needs -r or -w).
+        e.g. -r /usr --landlock-strict
+  --trace FILE
+        Write one JSON line per trapped syscall to FILE ("-" for stderr): time,
+        pid, syscall, nr, args (6 hex strings), path (for path syscalls),
+        action, latency_ns. Only trapped syscalls are traced: those with an
+        --on rule, and execve (always trapped).
+        e.g. --trace - --on openat=continue
+  --on-exception POLICY
+        What a trapped syscall gets when its --on handler fails: kill
+        (default), eperm, continue or eio.
+        e.g. --on-exception eperm
+  --workers N
+        Handle up to N trapped syscalls at once (default 8, at most 1024).
+        e.g. --workers 2
+  -h, --help
+        Print this help.
+
+Example:
+  sandlock-go run --on getppid=ret:777 -- sh -c 'echo $PPID'     # prints 777
+`
+
+// maxWorkers bounds --workers: each worker holds an OS thread.
+const maxWorkers = 1024
+
+// runConfig is a parsed run command line.
+type runConfig struct {
+	Rules       []OnRule
+	Policy      sandbox.Policy
+	OnException handler.ExceptionPolicy
+	Workers     int    // 0: the default
+	Trace       string // "": none; "-": stderr
+	Program     []string
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, " ") }
+
+func (l *stringList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// runFlags declares the flags of run on a new FlagSet; the values are
+// checked after parsing, by parseRun.
+type runFlags struct {
+	fs                  *flag.FlagSet
+	on, deny, ro, rw    stringList
+	denyDefault, strict bool
+	trace, onException  string
+	workers             string
+}
+
+func newRunFlags() *runFlags {
+	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.Var(&f.on, "on", "trap SYSCALL and answer ACTION")
+	fs.Var(&f.deny, "deny", "deny syscalls in the kernel")
+	fs.BoolVar(&f.denyDefault, "deny-default", false, "deny the default list")
+	fs.Var(&f.ro, "r", "Landlock read-only path")
+	fs.Var(&f.rw, "w", "Landlock read-write path")
+	fs.BoolVar(&f.strict, "landlock-strict", false, "fail when Landlock is not fully enforced")
+	fs.StringVar(&f.trace, "trace", "", "trace file")
+	fs.StringVar(&f.onException, "on-exception", "kill", "exception policy")
+	fs.StringVar(&f.workers, "workers", "", "number of workers")
+	return f
+}
+
+// parseRun parses the arguments of run. Errors are *usageError, or errHelp.
+func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
+	f := newRunFlags()
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, usagef("run: %v (see sandlock-go run --help)", err)
+	}
+	cfg := &runConfig{Program: f.fs.Args()}
+
+	handled := map[string]bool{}
+	for _, s := range f.on {
+		r, err := ParseOn(s, arch)
+		if err != nil {
+			return nil, usagef("--on %s: %v", s, err)
+		}
+		cfg.Rules = append(cfg.Rules, r)
+		handled[r.Syscall] = true
+	}
+
+	for _, s := range f.deny {
+		names, err := ParseDeny(s, arch)
+		if err != nil {
+			return nil, usagef("--deny %s: %v", s, err)
+		}
+		for _, n := range names {
+			switch {
+			case n == "execve":
+				return nil, usagef("--deny %s: execve cannot be denied: the sandbox starts the program with it (use --on execve=...)", s)
+			case handled[n]:
+				return nil, usagef("--deny %s: %s also has an --on rule", s, n)
+			case !slices.Contains(cfg.Policy.Deny, n):
+				cfg.Policy.Deny = append(cfg.Policy.Deny, n)
+			}
+		}
+	}
+	if f.denyDefault {
+		for _, n := range sandbox.DefaultDenyList() {
+			if !handled[n] && !slices.Contains(cfg.Policy.Deny, n) {
+				cfg.Policy.Deny = append(cfg.Policy.Deny, n)
+			}
+		}
+	}
+
+	for _, p := range f.ro {
+		if err := checkPath(p); err != nil {
+			return nil, usagef("-r %s: %v", p, err)
+		}
+	}
+	for _, p := range f.rw {
+		if err := checkPath(p); err != nil {
+			return nil, usagef("-w %s: %v", p, err)
+		}
+	}
+	cfg.Policy.ReadOnlyPaths = f.ro
+	cfg.Policy.ReadWritePaths = f.rw
+	if f.strict && len(f.ro)+len(f.rw) == 0 {
+		return nil, usagef("--landlock-strict: needs at least one -r or -w")
+	}
+	cfg.Policy.LandlockStrict = f.strict
+
+	p, err := handler.ParseExceptionPolicy(f.onException)
+	if err != nil {
+		return nil, usagef("--on-exception %s: %v", f.onException, err)
+	}
+	cfg.OnException = p
+
+	if f.workers != "" {
+		n, err := strconv.Atoi(f.workers)
+		if err != nil || n < 1 || n > maxWorkers {
+			return nil, usagef("--workers %s: want a number from 1 to %d", f.workers, maxWorkers)
+		}
+		cfg.Workers = n
+	}
+
+	if f.trace == "" && flagGiven(f.fs, "trace") {
+		return nil, usagef("--trace: want a file name, or - for stderr")
+	}
+	cfg.Trace = f.trace
+
+	if len(cfg.Program) == 0 {
+		return nil, usagef("run: no program given (usage: sandlock-go run [flags] -- PROGRAM [ARGS...])")
+	}
+	return cfg, nil
+}
+
+// checkPath verifies a Landlock path, which must exist.
+func checkPath(p string) error {
+	if p == "" {
+		return errors.New("empty path")
+	}
+	if _, err := os.Stat(p); err != nil {
+		return unwrapPath(err)
+	}
+	return nil
+}
+
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// newCommand builds the sandbox.Cmd of cfg; observe, when not nil, sees
+// every answered syscall.
+func newCommand(cfg *runConfig, observe func(*handler.Ctx, handler.Action, time.Duration)) (*sandbox.Cmd, error) {
+	cmd := sandbox.Command(cfg.Program[0], cfg.Program[1:]...)
+	cmd.Policy = cfg.Policy
+	for _, r := range cfg.Rules {
+		a := r.Action
+		h := handler.WithExceptionPolicy(handler.Func(func(*handler.Ctx) handler.Action { return a }), cfg.OnException)
+		if err := cmd.Handle(r.Syscall, h); err != nil {
+			return nil, usagef("--on %s: %v", r, err)
+		}
+	}
+	cmd.ServeOptions = &handler.Options{Workers: cfg.Workers, Observe: observe}
+	return cmd, nil
+}
+
+// resolveProgram finds the program as the sandbox will, to tell "not
+// found" (127) and "not executable" (126) from other failures.
+func resolveProgram(name string) (int, error) {
+	_, err := exec.LookPath(name)
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+		return exitNotFound, fmt.Errorf("run: %s: not found", name)
+	default:
+		return exitNotExec, fmt.Errorf("run: %s: not executable", name)
+	}
+}
+
+func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := parseRun(args, syscalls.Native())
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdout, runUsage)
+		return 0
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if code, err := resolveProgram(cfg.Program[0]); err != nil {
+		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
+		return code
+	}
+
+	var tw *trace.Writer
+	if cfg.Trace != "" {
+		out := stderr
+		if cfg.Trace != "-" {
+			f, err := os.Create(cfg.Trace)
+			if err != nil {
+				return fail(stderr, usagef("--trace %s: %v", cfg.Trace, unwrapPath(err)))
+			}
+			defer f.Close()
+			out = f
+		}
+		tw = trace.NewWriter(out)
+	}
+	var observe func(*handler.Ctx, handler.Action, time.Duration)
+	if tw != nil {
+		observe = tw.Observe
+	}
+	cmd, err := newCommand(cfg, observe)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.ServeOptions.OnError = func(err error) {
+		fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err)
+	}
+
+	err = runForwardingSignals(cmd, stdin, stdout, stderr)
+	if tw != nil {
+		if ferr := tw.Flush(); ferr != nil {
+			fmt.Fprintf(stderr, "sandlock-go: --trace %s: %v\n", cfg.Trace, ferr)
+		}
+	}
+	if cmd.ProcessState == nil {
+		// Start failed: the program never ran.
+		return fail(stderr, fmt.Errorf("run: %w", err))
+	}
+	return cmd.ExitStatus()
+}
+
+// runForwardingSignals runs cmd and passes the signals a terminal or a
+// service manager sends to sandlock-go on to the program's process group
+// (the sandbox starts the program in a group of its own). When sandlock-go
+// holds the terminal of one of stdio, the program's group gets it for the
+// run.
+func runForwardingSignals(cmd *sandbox.Cmd, stdio ...any) error {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer handTerminal(cmd.Process.Pid, stdio...)()
+	done := make(chan struct{})
+	forwarded := make(chan struct{})
+	go func() {
+		defer close(forwarded)
+		for {
+			select {
+			case s := <-sigs:
+				_ = unix.Kill(-cmd.Process.Pid, s.(syscall.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	<-forwarded
+	return err
+}
+
+// unwrapPath drops the *fs.PathError wrapping whose path the message names
+// already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
