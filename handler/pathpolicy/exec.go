@@ -99,5 +99,8 @@ func (p *ExecPolicy) resolve(c *handler.Ctx, dirfd int32, path string) (string, 
 	if errno != 0 {
 		return lexical, 0
 	}
+	if p.r.deniedObject(fd) {
+		return canon, unix.EACCES
+	}
 	return canon, 0
 }

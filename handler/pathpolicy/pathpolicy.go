@@ -28,7 +28,12 @@ type Rules struct {
 
 type rules struct {
 	allow, deny matcher
+	// deniedFiles are the identities of the files Deny names exactly, so
+	// that a hard link to one under another name is denied too.
+	deniedFiles map[fileID]string
 }
+
+type fileID struct{ dev, ino uint64 }
 
 func compile(r Rules) (rules, error) {
 	allow, err := newMatcher(r.Allow)
@@ -39,7 +44,28 @@ func compile(r Rules) (rules, error) {
 	if err != nil {
 		return rules{}, fmt.Errorf("deny: %w", err)
 	}
-	return rules{allow: allow, deny: deny}, nil
+	files := map[fileID]string{}
+	for _, p := range deny.prefixes {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			files[fileID{st.Dev, st.Ino}] = p
+		}
+	}
+	return rules{allow: allow, deny: deny, deniedFiles: files}, nil
+}
+
+// deniedObject reports whether the open descriptor fd is one of the denied
+// files, whatever name it was reached by.
+func (r rules) deniedObject(fd int) bool {
+	if len(r.deniedFiles) == 0 {
+		return false
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return true // fail closed
+	}
+	_, denied := r.deniedFiles[fileID{st.Dev, st.Ino}]
+	return denied
 }
 
 func (r rules) allowed(p string) bool {
@@ -166,7 +192,7 @@ func (p *OpenPolicy) Handle(c *handler.Ctx) handler.Action {
 	}
 	fd, canon, errno := p.open(c, req, path)
 	if p.OnDecision != nil {
-		denied := fd < 0 && errno == p.errno && canon != "" && !p.r.allowed(canon)
+		denied := fd < 0 && errno == p.errno && canon != ""
 		p.OnDecision(Decision{Syscall: c.SyscallName(), Pid: c.Pid(), Path: canon, Allowed: !denied, Errno: errno})
 	}
 	if fd < 0 {
@@ -223,7 +249,7 @@ func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, st
 		if errno != 0 {
 			return -1, lexical, errno
 		}
-		if !p.r.allowed(canon) {
+		if !p.r.allowed(canon) || p.r.deniedObject(obj) {
 			return -1, canon, p.errno
 		}
 		if req.flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
