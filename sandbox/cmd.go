@@ -184,6 +184,7 @@ func (c *Cmd) Start() (err error) {
 	fail := func(err error) error {
 		_ = h.Process.Kill()
 		_ = h.Wait()
+		c.helper, c.Process = nil, nil // reaped: Wait must not touch its pid
 		return err
 	}
 
@@ -234,6 +235,7 @@ func (c *Cmd) Start() (err error) {
 		err := helperError(string(msg))
 		c.finish()
 		_ = h.Wait()
+		c.helper, c.Process = nil, nil
 		return fmt.Errorf("sandbox: start %s: %w", c.Path, err)
 	}
 	if c.pidfd, err = unix.PidfdOpen(h.Process.Pid, 0); err != nil {
@@ -448,12 +450,13 @@ func (c *Cmd) Wait() error {
 			unix.Close(c.pidfd)
 		}
 		c.finish()
-		if ctxErr := c.ctx.Err(); ctxErr != nil && err != nil {
-			err = fmt.Errorf("%w (%w)", ctxErr, err)
-		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			err = &ExitError{ExitError: ee}
+		}
+		// Wrapped after the conversion above, which would drop it.
+		if ctxErr := c.ctx.Err(); ctxErr != nil && err != nil {
+			err = fmt.Errorf("%w (%w)", ctxErr, err)
 		}
 		c.waitErr = err
 	})
@@ -476,6 +479,9 @@ func (c *Cmd) finish() {
 type ExitError struct {
 	*exec.ExitError
 }
+
+// Unwrap returns the *exec.ExitError, so that errors.As finds it too.
+func (e *ExitError) Unwrap() error { return e.ExitError }
 
 // ExitStatus returns the shell's view of the exit: the exit code, or
 // 128+N when the command was killed by signal N.
