@@ -217,3 +217,62 @@ func TestKernelAgreesWithEvaluate(t *testing.T) {
 	t.Logf("%d calls, results %v", len(cases), hits)
 	assert.Len(t, hits, 7, "every rule and the default were hit")
 }
+
+// TestKernelAcceptsBigProgram installs programs near the size limit, full
+// of trampolines and shared returns, and checks a few decisions: the
+// kernel's checker accepts our jumps and agrees with Evaluate.
+func TestKernelAcceptsBigProgram(t *testing.T) {
+	if !isChild(t) {
+		requireChildPassed(t)
+		return
+	}
+	runtime.LockOSThread()
+	arch := syscalls.Native()
+	getppid, getpid := nativeNr(t, "getppid"), nativeNr(t, "getpid")
+	ppid, pid := uintptr(os.Getppid()), uintptr(os.Getpid())
+
+	// Conditional rules on every syscall, on a sixth argument value the
+	// runtime never passes.
+	const magic = 0xdeadbeefcafe0000
+	wide := &seccomp.Filter{}
+	for _, s := range arch.Syscalls() {
+		wide.Rules = append(wide.Rules, seccomp.Rule{Syscall: s.Number, Action: seccomp.Errno(unix.EPERM),
+			Conds: []seccomp.Cond{seccomp.ArgEq(5, magic)}})
+	}
+	// Many rules on one syscall: long jumps inside a condition chain.
+	deep := &seccomp.Filter{}
+	for i := range 800 {
+		deep.Rules = append(deep.Rules, seccomp.Rule{Syscall: getppid, Action: seccomp.Errno(unix.Errno(1 + i%2)),
+			Conds: []seccomp.Cond{seccomp.ArgEq(0, uint64(i)<<20)}})
+	}
+	for _, f := range []*seccomp.Filter{wide, deep} {
+		p := mustCompile(t, f)
+		t.Logf("%d rules: %d instructions", len(f.Rules), len(p))
+		_, err := seccomp.Install(p, seccomp.InstallOptions{})
+		require.NoError(t, err)
+	}
+
+	for _, c := range []struct {
+		nr    int
+		args  [6]uint64
+		want  uintptr
+		errno unix.Errno
+	}{
+		{getppid, [6]uint64{}, 0, unix.EPERM}, // deep: arg0 0 is rule 0
+		{getppid, [6]uint64{1}, ppid, 0},
+		{getppid, [6]uint64{799 << 20}, 0, unix.Errno(2)},
+		{getppid, [6]uint64{798 << 20}, 0, unix.Errno(1)},
+		{getppid, [6]uint64{800 << 20}, ppid, 0},
+		{getppid, [6]uint64{1, 0, 0, 0, 0, magic}, 0, unix.EPERM}, // wide
+		{getpid, [6]uint64{}, pid, 0},
+		{getpid, [6]uint64{0, 0, 0, 0, 0, magic}, 0, unix.EPERM},
+		{getpid, [6]uint64{0, 0, 0, 0, 0, magic + 1}, pid, 0},
+	} {
+		a := c.args
+		r1, _, e := unix.RawSyscall6(uintptr(c.nr), uintptr(a[0]), uintptr(a[1]), uintptr(a[2]), uintptr(a[3]), uintptr(a[4]), uintptr(a[5]))
+		assert.Equal(t, c.errno, e, "nr %d args %#x", c.nr, a)
+		if c.errno == 0 {
+			assert.Equal(t, c.want, r1, "nr %d args %#x", c.nr, a)
+		}
+	}
+}
