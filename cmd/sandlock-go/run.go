@@ -177,15 +177,11 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 		}
 	}
 
-	for _, p := range f.ro {
-		if err := checkPath(p); err != nil {
-			return nil, usagef("-r %s: %v", p, err)
-		}
+	if err := checkPaths("-r", f.ro); err != nil {
+		return nil, err
 	}
-	for _, p := range f.rw {
-		if err := checkPath(p); err != nil {
-			return nil, usagef("-w %s: %v", p, err)
-		}
+	if err := checkPaths("-w", f.rw); err != nil {
+		return nil, err
 	}
 	cfg.Policy.ReadOnlyPaths = f.ro
 	cfg.Policy.ReadWritePaths = f.rw
@@ -219,13 +215,15 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 	return cfg, nil
 }
 
-// checkPath verifies a Landlock path, which must exist.
-func checkPath(p string) error {
-	if p == "" {
-		return errors.New("empty path")
-	}
-	if _, err := os.Stat(p); err != nil {
-		return unwrapPath(err)
+// checkPaths verifies the Landlock paths of one flag: each must exist.
+func checkPaths(flagName string, paths []string) error {
+	for _, p := range paths {
+		if p == "" {
+			return usagef("%s: empty path", flagName)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return usagef("%s %s: %v", flagName, p, unwrapPath(err))
+		}
 	}
 	return nil
 }
@@ -242,14 +240,19 @@ func newCommand(cfg *runConfig, observe func(*handler.Ctx, handler.Action, time.
 	cmd := sandbox.Command(cfg.Program[0], cfg.Program[1:]...)
 	cmd.Policy = cfg.Policy
 	for _, r := range cfg.Rules {
-		a := r.Action
-		h := handler.WithExceptionPolicy(handler.Func(func(*handler.Ctx) handler.Action { return a }), cfg.OnException)
-		if err := cmd.Handle(r.Syscall, h); err != nil {
+		if err := cmd.Handle(r.Syscall, ruleHandler(r, cfg.OnException)); err != nil {
 			return nil, usagef("--on %s: %v", r, err)
 		}
 	}
 	cmd.ServeOptions = &handler.Options{Workers: cfg.Workers, Observe: observe}
 	return cmd, nil
+}
+
+// ruleHandler answers every call with the rule's action; p is its
+// exception policy.
+func ruleHandler(r OnRule, p handler.ExceptionPolicy) handler.Handler {
+	a := r.Action
+	return handler.WithExceptionPolicy(handler.Func(func(*handler.Ctx) handler.Action { return a }), p)
 }
 
 // resolveProgram finds the program as the sandbox will, to tell "not

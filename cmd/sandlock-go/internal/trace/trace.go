@@ -45,7 +45,7 @@ type Record struct {
 var pathArgs = map[string]int{
 	"open": 0, "openat": 1, "openat2": 1, "creat": 0,
 	"execve": 0, "execveat": 1, "uselib": 0,
-	"stat": 0, "lstat": 0, "newfstatat": 1, "fstatat64": 1, "statx": 1, "statfs": 0,
+	"stat": 0, "lstat": 0, "newfstatat": 1, "statx": 1, "statfs": 0,
 	"access": 0, "faccessat": 1, "faccessat2": 1,
 	"unlink": 0, "unlinkat": 1, "rmdir": 0,
 	"mkdir": 0, "mkdirat": 1, "mknod": 0, "mknodat": 1,
