@@ -33,7 +33,6 @@ type itemKind uint8
 const (
 	itemInsn  itemKind = iota + 1 // a non-jump instruction
 	itemJump                      // a conditional jump to two labels
-	itemJa                        // an unconditional jump to a label
 	itemLabel                     // a label definition (no instruction)
 )
 
@@ -42,28 +41,27 @@ type item struct {
 	insn   bpf.Instruction // itemInsn
 	cond   bpf.JumpTest    // itemJump
 	val    uint32          // itemJump
-	jt, jf label           // itemJump; jt is also the target of itemJa
+	jt, jf label           // itemJump
 	lbl    label           // itemLabel
 }
 
 type assembler struct {
-	items  []item
-	labels int
-	rets   map[label]uint32 // labels made by retLabel, never marked
+	items     []item
+	labels    int
+	rets      map[label]uint32 // labels made by retLabel, never marked
+	retLabels map[uint32]label // the inverse
 }
 
 // retLabel returns a label that stands for any "ret v" instruction.
 func (a *assembler) retLabel(v uint32) label {
-	for l, r := range a.rets {
-		if r == v {
-			return l
-		}
+	if l, ok := a.retLabels[v]; ok {
+		return l
 	}
 	if a.rets == nil {
-		a.rets = make(map[label]uint32)
+		a.rets, a.retLabels = make(map[label]uint32), make(map[uint32]label)
 	}
 	l := a.newLabel()
-	a.rets[l] = v
+	a.rets[l], a.retLabels[v] = v, l
 	return l
 }
 
@@ -96,11 +94,6 @@ func (a *assembler) jumpTo(cond bpf.JumpTest, val uint32, t label) {
 	next := a.newLabel()
 	a.jump(cond, val, t, next)
 	a.mark(next)
-}
-
-// ja emits an unconditional jump to t.
-func (a *assembler) ja(t label) {
-	a.items = append(a.items, item{kind: itemJa, jt: t})
 }
 
 // resolve computes every jump offset and returns the program as x/net/bpf
@@ -152,16 +145,6 @@ func (r *resolver) item(it item) error {
 		r.labelIn[it.lbl] = r.out[len(r.out)-1]
 	case itemInsn:
 		r.emit(it.insn)
-	case itemJa:
-		b, err := r.branch(it.jt)
-		if err != nil {
-			return err
-		}
-		if b.isRet {
-			r.emit(bpf.RetConstant{Val: b.ret}) // a jump to a return is the return
-		} else {
-			r.emit(bpf.Jump{Skip: uint32(len(r.out) - b.after - 1)})
-		}
 	case itemJump:
 		return r.jump(it)
 	}
@@ -171,7 +154,7 @@ func (r *resolver) item(it item) error {
 // branch is one target of a jump.
 type branch struct {
 	l      label
-	isRet  bool   // any "ret ret" will do
+	isRet  bool   // any return of value ret will do
 	ret    uint32 // if isRet
 	found  bool   // a target exists ahead (always, unless isRet)
 	after  int    // the target's position, if found

@@ -14,8 +14,8 @@ import (
 // struct seccomp_data, ready for Install.
 type Program []unix.SockFilter
 
-// ErrInvalidProgram is returned by UnmarshalProgram and Evaluate for a
-// program the kernel would reject.
+// ErrInvalidProgram is returned by Validate, UnmarshalProgram, Evaluate
+// and Install for a program the kernel would reject.
 var ErrInvalidProgram = errors.New("seccomp: invalid program")
 
 const insnSize = 8 // sizeof(struct sock_filter)
