@@ -1,0 +1,290 @@
+// Package netpolicy allows a sandboxed program's connect and bind calls by
+// address and port.
+//
+// # Race-free by acting on the process's socket
+//
+// The address of a connect lives in the process's memory and may change
+// after the supervisor read it, so a check followed by Continue could be
+// raced. Instead the handler copies the process's socket into the
+// supervisor with pidfd_getfd, which gives the same open socket, and calls
+// connect or bind on it with the address it checked. The process's syscall
+// then returns what the supervisor's call returned; the socket is the
+// process's own afterwards, connected or bound.
+//
+// A blocking connect blocks the handler until it completes; the dispatcher
+// hands receiving to another worker meanwhile.
+package netpolicy
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/syscalls"
+)
+
+// Rules are the allowed destinations.
+type Rules struct {
+	// Connect entries are "HOST:PORT": HOST an IP address, a host name
+	// (resolved once, when the policy is made) or "*"; PORT a number or
+	// "*". IPv6 addresses go in brackets: "[::1]:8080".
+	Connect []string
+	// Bind entries are "PORT" (any local address) or "HOST:PORT".
+	Bind []string
+	// DenyUnix also applies the rules to AF_UNIX sockets, which are
+	// allowed by default (they are files; Landlock governs them).
+	DenyUnix bool
+}
+
+type endpoint struct {
+	any  bool // any host
+	addr netip.Addr
+	port int // -1: any port
+}
+
+func (e endpoint) match(a netip.Addr, port int) bool {
+	return (e.any || e.addr == a.Unmap()) && (e.port < 0 || e.port == port)
+}
+
+// Policy is the connect/bind handler.
+type Policy struct {
+	connect, bind []endpoint
+	denyUnix      bool
+	// ConnectErrno and BindErrno answer denied calls; ECONNREFUSED and
+	// EACCES by default.
+	ConnectErrno, BindErrno unix.Errno
+	// OnDecision, when set, is called for every decided call, for audit
+	// and learning. It must be safe for concurrent use.
+	OnDecision func(Decision)
+}
+
+// Decision is one connect or bind the policy decided.
+type Decision struct {
+	Syscall string
+	Pid     int
+	// Family is "inet", "inet6", "unix" or "other".
+	Family  string
+	Address string
+	Allowed bool
+}
+
+// New parses r into a Policy.
+func New(r Rules) (*Policy, error) {
+	p := &Policy{denyUnix: r.DenyUnix, ConnectErrno: unix.ECONNREFUSED, BindErrno: unix.EACCES}
+	for _, s := range r.Connect {
+		eps, err := parseEndpoint(s, false)
+		if err != nil {
+			return nil, fmt.Errorf("connect rule %q: %w", s, err)
+		}
+		p.connect = append(p.connect, eps...)
+	}
+	for _, s := range r.Bind {
+		eps, err := parseEndpoint(s, true)
+		if err != nil {
+			return nil, fmt.Errorf("bind rule %q: %w", s, err)
+		}
+		p.bind = append(p.bind, eps...)
+	}
+	return p, nil
+}
+
+func parseEndpoint(s string, portOnly bool) ([]endpoint, error) {
+	host, portStr, err := net.SplitHostPort(s)
+	if err != nil {
+		if !portOnly {
+			return nil, fmt.Errorf("want HOST:PORT: %w", err)
+		}
+		host, portStr = "*", s
+	}
+	port := -1
+	if portStr != "*" {
+		port, err = strconv.Atoi(portStr)
+		if err != nil || port < 0 || port > 65535 {
+			return nil, fmt.Errorf("bad port %q", portStr)
+		}
+	}
+	if host == "*" || host == "" {
+		return []endpoint{{any: true, port: port}}, nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []endpoint{{addr: a.Unmap(), port: port}}, nil
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", host, err)
+	}
+	var eps []endpoint
+	for _, ip := range ips {
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			eps = append(eps, endpoint{addr: a.Unmap(), port: port})
+		}
+	}
+	return eps, nil
+}
+
+// Syscalls returns the names to register the Policy on.
+func (p *Policy) Syscalls(arch *syscalls.Arch) []string {
+	if arch == nil {
+		arch = syscalls.Native()
+	}
+	var out []string
+	for _, n := range []string{"connect", "bind"} {
+		if _, err := arch.Number(n); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// maxSockaddr bounds the address read from the process.
+const maxSockaddr = 128
+
+// Handle decides a connect or bind and performs it on the process's socket.
+func (p *Policy) Handle(c *handler.Ctx) handler.Action {
+	name := c.SyscallName()
+	if name != "connect" && name != "bind" {
+		return handler.Continue()
+	}
+	size := c.Arg(2)
+	if size < 2 || size > maxSockaddr {
+		return handler.Errno(unix.EINVAL)
+	}
+	raw, err := c.Read(c.Arg(1), int(size))
+	if err != nil {
+		return handler.Errno(unix.EFAULT)
+	}
+	family, addr, port, ok := decode(raw)
+	rules, denyErrno := p.connect, p.ConnectErrno
+	if name == "bind" {
+		rules, denyErrno = p.bind, p.BindErrno
+	}
+	allowed := true
+	switch family {
+	case "inet", "inet6":
+		allowed = ok && matchAny(rules, addr, port)
+	case "unix":
+		allowed = !p.denyUnix
+	}
+	if p.OnDecision != nil {
+		p.OnDecision(Decision{Syscall: name, Pid: c.Pid(), Family: family, Address: describe(family, addr, port, raw), Allowed: allowed})
+	}
+	if !allowed {
+		return handler.Errno(denyErrno)
+	}
+	return onBehalf(c, name, raw)
+}
+
+func matchAny(eps []endpoint, a netip.Addr, port int) bool {
+	for _, e := range eps {
+		if e.match(a, port) {
+			return true
+		}
+	}
+	return false
+}
+
+// decode reads the family, address and port of a sockaddr.
+func decode(raw []byte) (family string, addr netip.Addr, port int, ok bool) {
+	switch binary.NativeEndian.Uint16(raw) {
+	case unix.AF_INET:
+		if len(raw) < unix.SizeofSockaddrInet4 {
+			return "inet", addr, 0, false
+		}
+		return "inet", netip.AddrFrom4([4]byte(raw[4:8])), int(binary.BigEndian.Uint16(raw[2:])), true
+	case unix.AF_INET6:
+		if len(raw) < unix.SizeofSockaddrInet6 {
+			return "inet6", addr, 0, false
+		}
+		return "inet6", netip.AddrFrom16([16]byte(raw[8:24])).Unmap(), int(binary.BigEndian.Uint16(raw[2:])), true
+	case unix.AF_UNIX:
+		return "unix", addr, 0, true
+	}
+	return "other", addr, 0, true
+}
+
+func describe(family string, addr netip.Addr, port int, raw []byte) string {
+	switch family {
+	case "inet", "inet6":
+		return netip.AddrPortFrom(addr, uint16(port)).String()
+	case "unix":
+		path := raw[2:]
+		if i := strings.IndexByte(string(path), 0); i > 0 {
+			path = path[:i]
+		} else if len(path) > 0 && path[0] == 0 {
+			return "@" + strings.TrimRight(string(path[1:]), "\x00")
+		}
+		return string(path)
+	}
+	return "family " + strconv.Itoa(int(binary.NativeEndian.Uint16(raw)))
+}
+
+// onBehalf performs the call on a copy of the process's socket.
+func onBehalf(c *handler.Ctx, name string, raw []byte) handler.Action {
+	sock, err := socketOf(c)
+	if err != nil {
+		return handler.Errno(errnoOf(err, unix.EBADF))
+	}
+	defer unix.Close(sock)
+	nr := unix.SYS_CONNECT
+	if name == "bind" {
+		nr = unix.SYS_BIND
+	}
+	if errno := sockaddrCall(nr, sock, raw); errno != 0 {
+		return handler.Errno(errno)
+	}
+	return handler.ReturnValue(0)
+}
+
+// socketOf copies the process's socket (argument 0) into the supervisor.
+func socketOf(c *handler.Ctx) (int, error) {
+	pidfd, err := unix.PidfdOpen(c.Pid(), unix.PIDFD_THREAD)
+	if err != nil {
+		tgid, terr := threadGroup(c.Pid())
+		if terr != nil {
+			return -1, terr
+		}
+		if pidfd, err = unix.PidfdOpen(tgid, 0); err != nil {
+			return -1, err
+		}
+	}
+	defer unix.Close(pidfd)
+	fd, err := unix.PidfdGetfd(pidfd, int(int32(c.Arg(0))), 0)
+	if err != nil {
+		return -1, err
+	}
+	// The pidfd pinned the task; make sure it is still the one that asked.
+	if err := c.Valid(); err != nil {
+		unix.Close(fd)
+		return -1, unix.ESRCH
+	}
+	return fd, nil
+}
+
+func threadGroup(tid int) (int, error) {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, errors.New("no Tgid in /proc status")
+}
+
+func errnoOf(err error, fallback unix.Errno) unix.Errno {
+	var errno unix.Errno
+	if errors.As(err, &errno) && errno != 0 {
+		return errno
+	}
+	return fallback
+}
