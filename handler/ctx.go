@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"weak"
 
 	"golang.org/x/sys/unix"
 
@@ -35,9 +36,14 @@ type Ctx struct {
 
 	live     atomic.Bool
 	answered atomic.Bool
+	// policy is the exception policy of the handler running now, for an
+	// answer at shutdown.
+	policy atomic.Int32
 
-	mu        sync.Mutex
-	responder *Responder
+	mu sync.Mutex
+	// responder is weak so that a Responder the handler dropped can be
+	// collected and its cleanup can answer the notification.
+	responder weak.Pointer[Responder]
 }
 
 // newCtx snapshots n; the Ctx is live until expire.
@@ -225,14 +231,16 @@ func (c *Ctx) Responder() *Responder {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.responder == nil {
-		c.responder = c.srv.newResponder(c)
+	r := c.responder.Value()
+	if r == nil {
+		r = c.srv.newResponder(c)
+		c.responder = weak.Make(r)
 	}
-	return c.responder
+	return r
 }
 
 func (c *Ctx) heldResponder() *Responder {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.responder
+	return c.responder.Value()
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+
+	"golang.org/x/sys/unix"
 )
 
 // Responder answers a held notification later, from any goroutine. It can
@@ -17,26 +19,25 @@ type Responder struct {
 
 func (s *server) newResponder(c *Ctx) *Responder {
 	r := &Responder{c: c, s: s}
+	// Only a held notification is answered here: while the handler
+	// runs, the dispatcher answers. c must not reach r (Ctx holds r
+	// weakly), or r would never be collected.
 	runtime.AddCleanup(r, func(c *Ctx) {
-		if !c.answered.Load() {
-			s.release(c)
-			_ = s.answer(c, s.heldPolicy(c).action())
+		if policy, ok := s.unhold(c); ok {
+			_ = s.answer(c, policy.action())
 		}
 	}, c)
 	return r
 }
 
-// heldPolicy returns the exception policy recorded for a held Ctx.
-func (s *server) heldPolicy(c *Ctx) ExceptionPolicy {
+// unhold removes c from the held notifications and returns its policy;
+// false when c was not held.
+func (s *server) unhold(c *Ctx) (ExceptionPolicy, bool) {
 	s.heldMu.Lock()
 	defer s.heldMu.Unlock()
-	if p, ok := s.held[c]; ok {
-		return p
-	}
-	for _, h := range s.t.chain(c.n.Data.Nr) {
-		return policyOf(h)
-	}
-	return ExceptionKill
+	p, ok := s.held[c]
+	delete(s.held, c)
+	return p, ok
 }
 
 // Respond answers the notification with a, which may be any action but
@@ -48,6 +49,9 @@ func (r *Responder) Respond(a Action) error {
 		return errors.New("respond: cannot answer with Hold")
 	}
 	if err := a.Valid(); err != nil {
+		if a.kind == KindInjectFD && a.value >= 0 {
+			_ = unix.Close(int(a.value)) // the Action owned it
+		}
 		return fmt.Errorf("respond: %w", err)
 	}
 	r.s.release(r.c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -243,6 +244,8 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 	a, policy := s.decide(c)
 	if a.kind == KindHold {
 		if r := c.heldResponder(); r != nil && s.hold(c, policy) {
+			// Until c is in held, r's cleanup would not answer it.
+			runtime.KeepAlive(r)
 			if s.opts.Observe != nil {
 				s.opts.Observe(c, a, time.Since(start))
 			}
@@ -270,8 +273,9 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 // exception policy of the handler that gave it.
 func (s *server) decide(c *Ctx) (Action, ExceptionPolicy) {
 	for _, h := range s.t.chain(c.n.Data.Nr) {
-		a, ok := s.call(h, c)
 		policy := policyOf(h)
+		c.policy.Store(int32(policy))
+		a, ok := s.call(h, c)
 		if !ok {
 			a = policy.action()
 		}
@@ -368,11 +372,7 @@ func (s *server) report(err error) error {
 
 // failStuck answers a notification whose handler outlived the grace period.
 func (s *server) failStuck(c *Ctx) {
-	policy := ExceptionKill
-	for _, h := range s.t.chain(c.n.Data.Nr) {
-		policy = policyOf(h)
-		break
-	}
+	policy := ExceptionPolicy(c.policy.Load())
 	s.report(fmt.Errorf("handler for %s still running at shutdown: answered %s", c.SyscallName(), policy))
 	c.expire()
 	_ = s.answer(c, policy.action())
@@ -413,6 +413,12 @@ func (s *server) failHeld() {
 // making sure that pid still is the trapped task: a pidfd pins the task, and
 // the notification is checked after it was taken.
 func killTask(n notif.Notifier, pid int, id uint64) error {
+	if pid <= 0 || pid > math.MaxInt32 {
+		// 0 is a task outside our pid namespace; kill(2) would read it
+		// as our own process group, and a value that truncates to -1 as
+		// every process we may signal.
+		return fmt.Errorf("kill: trapped task has no usable pid (%d)", pid)
+	}
 	pidfd, err := unix.PidfdOpen(pid, unix.PIDFD_THREAD)
 	if err != nil {
 		pidfd, err = unix.PidfdOpen(pid, 0)
