@@ -35,7 +35,16 @@ type Policy struct {
 	// the user, not only the command's.
 	MaxOpenFiles uint64
 	MaxProcesses uint64
+
+	// AllowProcessGroups lets the command call setsid and setpgid. By
+	// default they fail with EPERM in the kernel filter (unless a handler
+	// is registered on them), so that every process of the run stays in
+	// its process group, which the sandbox kills when the run ends.
+	AllowProcessGroups bool
 }
+
+// groupSyscalls move a process out of the run's process group.
+var groupSyscalls = []string{"setsid", "setpgid"}
 
 // DefaultDenyList returns syscalls that a sandboxed program rarely needs and
 // that widen the kernel's attack surface or escape confinement: mounts,
@@ -93,6 +102,16 @@ func buildFilter(arch *syscalls.Arch, notify []int, p *Policy) (seccomp.Program,
 		}
 		denied[nr] = true
 		f.Rules = append(f.Rules, seccomp.Rule{Syscall: nr, Action: seccomp.Errno(errno)})
+	}
+	if !p.AllowProcessGroups {
+		for _, name := range groupSyscalls {
+			nr, err := arch.Number(name)
+			if err != nil || notified[nr] || denied[nr] {
+				continue
+			}
+			denied[nr] = true
+			f.Rules = append(f.Rules, seccomp.Rule{Syscall: nr, Action: seccomp.Errno(unix.EPERM)})
+		}
 	}
 	for nr := range notified {
 		f.Rules = append(f.Rules, seccomp.Rule{Syscall: nr, Action: seccomp.Notify})
