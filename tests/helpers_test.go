@@ -260,3 +260,36 @@ func waitProcessExit(t testing.TB, pid int, within time.Duration) {
 		}
 	}
 }
+
+// receive returns the next value of ch, failing the test after d.
+func receive[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("no %s within %s", what, d)
+		panic("unreachable")
+	}
+}
+
+// waitWithin runs Wait and returns its duration and error. When Wait has not
+// returned after d, the test fails, unstick (if any) is called to release
+// whatever blocks it, and Wait gets runTimeout more.
+func (r *run) waitWithin(t testing.TB, d time.Duration, unstick func()) (time.Duration, error) {
+	t.Helper()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- r.Wait() }()
+	select {
+	case err := <-done:
+		return time.Since(start), err
+	case <-time.After(d):
+	}
+	t.Errorf("Wait did not return within %s", d)
+	if unstick != nil {
+		unstick()
+	}
+	err := receive(t, done, runTimeout, "return from Wait")
+	return time.Since(start), err
+}

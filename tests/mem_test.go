@@ -120,8 +120,8 @@ func TestCtxReadAfterPidReuse(t *testing.T) {
 		return handler.Continue()
 	})
 	require.NoError(t, r.Start())
-	_ = r.Wait()
-	<-done
+	_, _ = r.waitWithin(t, runTimeout, nil)
+	receive(t, done, runTimeout, "handler return")
 
 	require.NoError(t, res.liveErr)
 	require.Equal(t, "first-secret", res.live)
