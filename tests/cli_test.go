@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -184,6 +186,64 @@ func TestCLI(t *testing.T) {
 		require.Equal(t, 143, cmd.ProcessState.ExitCode())
 	})
 
+	t.Run("Terminal", func(t *testing.T) {
+		t.Parallel()
+		// sandlock-go holds a terminal: the program, in a process group
+		// of its own, can read it (instead of being stopped by SIGTTIN),
+		// and Ctrl-C reaches it.
+		ptmx, tty := openPty(t)
+		cmd := exec.Command(bin, "run", "--", "sh", "-c", "read x; echo got $x; exec sleep 100")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		require.NoError(t, cmd.Start())
+		tty.Close()
+		exited := make(chan struct{})
+		go func() {
+			_ = cmd.Wait()
+			close(exited)
+		}()
+		defer func() {
+			_ = cmd.Process.Kill()
+			<-exited
+		}()
+		out := make(chan string, 64)
+		go func() {
+			buf := make([]byte, 256)
+			for {
+				n, err := ptmx.Read(buf)
+				if n > 0 {
+					out <- string(buf[:n])
+				}
+				if err != nil {
+					close(out)
+					return
+				}
+			}
+		}()
+		_, err := ptmx.Write([]byte("hello\n"))
+		require.NoError(t, err)
+		var seen string
+		deadline := time.After(10 * time.Second)
+		for !strings.Contains(seen, "got hello") {
+			select {
+			case s, ok := <-out:
+				require.True(t, ok, "terminal closed; output %q", seen)
+				seen += s
+			case <-deadline:
+				t.Fatalf("the program did not read the terminal; output %q", seen)
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // let sh exec sleep
+		_, err = ptmx.Write([]byte{3})    // Ctrl-C
+		require.NoError(t, err)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Ctrl-C did not end the program")
+		}
+		require.Equal(t, 130, cmd.ProcessState.ExitCode())
+	})
+
 	t.Run("BadInput", func(t *testing.T) {
 		t.Parallel()
 		arch := syscalls.Native().String()
@@ -291,6 +351,24 @@ func runCLI(t *testing.T, bin string, args ...string) cliResult {
 		require.NoError(t, err)
 	}
 	return cliResult{args: args, status: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// openPty opens a pseudo-terminal pair: the master, and the terminal.
+func openPty(t *testing.T) (ptmx, tty *os.File) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	fd := int(ptmx.Fd())
+	require.NoError(t, unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
+	require.NoError(t, err)
+	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { tty.Close() })
+	return ptmx, tty
 }
 
 // nativeNames joins the names the native architecture has.
