@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
 // The child sees the errno a handler returns. Every openat fails, also the
@@ -244,4 +245,68 @@ func TestMultiThreadedReturnValues(t *testing.T) {
 	require.GreaterOrEqual(t, calls.Load(), int64(threads*iters))
 	t.Logf("%d trapped calls in %s (%.1f µs per call)", calls.Load(), elapsed.Round(time.Millisecond),
 		float64(elapsed.Microseconds())/float64(calls.Load()))
+}
+
+// The Ctx shows the notification the kernel built: syscall number and
+// name, architecture, trapped thread, instruction pointer and all six
+// raw arguments; Observe sees the final action with the time spent.
+func TestCtxFields(t *testing.T) {
+	// Args of tests/victims/victim.
+	want := [6]uint64{0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666}
+	r := newRun(t, "args")
+	type seen struct {
+		nr, pid    int
+		name, arch string
+		audit      uint32
+		ip         uint64
+		args       [6]uint64
+		arg5       uint64
+		threadOf   bool
+	}
+	got := make(chan seen, 1)
+	observed := make(chan string, 1)
+	r.ServeOptions = &handler.Options{Observe: func(c *handler.Ctx, a handler.Action, d time.Duration) {
+		if c.SyscallName() == "getppid" {
+			observed <- a.String()
+		}
+	}}
+	r.handle(t, "getppid", func(c *handler.Ctx) handler.Action {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", r.Process.Pid, c.Pid()))
+		got <- seen{
+			nr: c.Syscall(), pid: c.Pid(), name: c.SyscallName(), arch: c.Arch().String(),
+			audit: c.Notif().Data.Arch, ip: c.InstructionPointer(), args: c.Args(), arg5: c.Arg(5),
+			threadOf: err == nil,
+		}
+		var sum int64
+		for _, a := range c.Args() {
+			sum += int64(a)
+		}
+		return handler.ReturnValue(sum)
+	})
+	out := r.mustRun(t)
+	require.Equal(t, "args ret="+strconv.Itoa(0x1111+0x2222+0x3333+0x4444+0x5555+0x6666)+" errno=0\n", out)
+	s := receive(t, got, time.Second, "handler call")
+	require.Equal(t, nr(t, "getppid"), s.nr)
+	require.Equal(t, "getppid", s.name)
+	require.Equal(t, syscalls.Native().String(), s.arch)
+	require.Equal(t, syscalls.Native().AuditArch(), s.audit)
+	require.NotZero(t, s.ip)
+	require.Equal(t, want, s.args)
+	require.Equal(t, want[5], s.arg5)
+	require.True(t, s.threadOf, "pid %d is a thread of the victim", s.pid)
+	require.Equal(t, "return:"+strconv.Itoa(0x1111+0x2222+0x3333+0x4444+0x5555+0x6666), receive(t, observed, time.Second, "Observe call"))
+}
+
+// A command without handlers runs (only the launcher's execve is
+// trapped); registration rejects unknown syscalls and nil handlers.
+func TestRegistration(t *testing.T) {
+	r := newRun(t, "exit", "0")
+	require.Equal(t, "exiting code=0\n", r.mustRun(t))
+
+	r = newRun(t, "exit", "0")
+	err := r.Handle("no_such_syscall", handler.Func(func(*handler.Ctx) handler.Action { return handler.Continue() }))
+	require.ErrorIs(t, err, handler.ErrUnknownSyscall)
+	require.Error(t, r.Handle("getppid", nil))
+	require.ErrorIs(t, r.HandleNumber(syscalls.Native().MaxNumber()+1,
+		handler.Func(func(*handler.Ctx) handler.Action { return handler.Continue() })), handler.ErrUnknownSyscall)
 }

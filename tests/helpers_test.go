@@ -3,6 +3,8 @@ package tests
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -38,8 +40,10 @@ var (
 )
 
 // victim returns the path of the victim program, built once per test binary
-// run with CGO_ENABLED=0. It lives in a fixed directory per user and is
-// replaced atomically, so runs do not pile up binaries in the temp dir.
+// run with CGO_ENABLED=0. It lives in a per-user directory named after a
+// hash of its sources, and is replaced atomically: runs do not pile up
+// binaries in the temp dir, and trees with different victims do not
+// overwrite each other's.
 func victim(t testing.TB) string {
 	t.Helper()
 	victimOnce.Do(func() { victimBin, victimErr = buildVictim() })
@@ -47,6 +51,27 @@ func victim(t testing.TB) string {
 		t.Fatalf("build victim: %v", victimErr)
 	}
 	return victimBin
+}
+
+// victimSource is the package of the victim program.
+const victimSource = "./victims/victim"
+
+// sourceHash hashes the files of dir.
+func sourceHash(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", e.Name(), len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 func goTool() string {
@@ -57,7 +82,11 @@ func goTool() string {
 }
 
 func buildVictim() (string, error) {
-	dir := filepath.Join(os.TempDir(), "sandlock-go-victims-"+strconv.Itoa(os.Getuid()))
+	sum, err := sourceHash(victimSource)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(os.TempDir(), "sandlock-go-victims-"+strconv.Itoa(os.Getuid()), sum)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -67,7 +96,7 @@ func buildVictim() (string, error) {
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.Command(goTool(), "build", "-o", tmp.Name(), "./victims/victim")
+	cmd := exec.Command(goTool(), "build", "-o", tmp.Name(), victimSource)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%v: %s", err, out)

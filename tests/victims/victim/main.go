@@ -43,6 +43,8 @@ func main() {
 		cmdGetpid()
 	case "getppid":
 		cmdGetppid()
+	case "args":
+		cmdArgs()
 	case "threads":
 		cmdThreads(args)
 	case "sleep":
@@ -67,7 +69,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: victim open PATH... | getpid | getppid | threads N ITERS | sleep DUR | exit CODE | kill SIG | tree | background | buffer trap|hold TEXT")
+	fmt.Fprintln(os.Stderr, "usage: victim open PATH... | getpid | getppid | args | threads N ITERS | sleep DUR | exit CODE | kill SIG | tree | background | buffer trap|hold TEXT")
 	os.Exit(2)
 }
 
@@ -144,6 +146,16 @@ func cmdGetppid() {
 		ret = -1
 	}
 	fmt.Printf("after ret=%d errno=%s\n", ret, errnoName(e))
+}
+
+// Args are the six arguments of cmdArgs' raw getppid; the tests use the
+// same values.
+var Args = [6]uintptr{0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666}
+
+// cmdArgs makes one raw getppid with six arguments and prints its result.
+func cmdArgs() {
+	r, _, e := unix.Syscall6(unix.SYS_GETPPID, Args[0], Args[1], Args[2], Args[3], Args[4], Args[5])
+	fmt.Printf("args ret=%d errno=%s\n", int64(r), errnoName(e))
 }
 
 // cmdThreads runs N locked OS threads, each making ITERS raw getppid calls
