@@ -40,6 +40,12 @@ const listenerTimeout = 30 * time.Second
 //
 // Register handlers with Handle before Start; a syscall without a handler
 // and not denied runs unsupervised (Landlock still applies).
+//
+// The command runs in a process group of its own, which is killed when the
+// run ends. A command that reads from a terminal therefore needs the
+// terminal's foreground: give it with tcsetpgrp(Process.Pid) after Start
+// and take it back after Wait (cmd/sandlock-go does), or it stops with
+// SIGTTIN.
 type Cmd struct {
 	// Path is the program; a name without a slash is looked up in PATH.
 	Path string
