@@ -1,0 +1,160 @@
+// Command bench measures what seccomp user-notification supervision costs
+// with sandlock-go, against a minimal reference supervisor, ptrace (strace),
+// plain BPF filters and no filter at all, and regenerates
+// docs/benchmarks.md and docs/benchmarks.png.
+//
+//	go run ./bench            # full run, a few minutes
+//	go run ./bench -quick     # about 30 seconds, fewer and shorter rounds
+//	go run ./bench -out /tmp/b.md -cpuprofile /tmp/prof
+//
+// The machine is assumed to be shared and noisy: every figure interleaves
+// its configurations round by round and reports medians, and ratios are
+// taken between configurations of the same round.
+//
+// It needs root or CAP_SYS_PTRACE (pidfd_getfd, strace) and Linux 6.6+ for
+// the synchronous wake-up of the listener. It is not part of go test.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sandlock-go/sandlock-go/sandbox"
+)
+
+// settings are the sizes of one run.
+type settings struct {
+	quick       bool
+	rounds      int // rounds of the per-call figures
+	fastCalls   int // calls per victim without supervision
+	slowCalls   int // calls per victim under a supervisor
+	straceCalls int
+	tpRounds    int
+	tpDuration  time.Duration
+	threads     []int
+	pyRounds    int
+	startupRuns int
+	benchtime   string // go test -benchtime
+}
+
+func fullSettings() settings {
+	return settings{
+		rounds: 7, fastCalls: 1_000_000, slowCalls: 20_000, straceCalls: 3_000,
+		tpRounds: 3, tpDuration: time.Second, threads: []int{1, 2, 4, 8},
+		pyRounds: 7, startupRuns: 50, benchtime: "1s",
+	}
+}
+
+func quickSettings() settings {
+	return settings{
+		quick:  true,
+		rounds: 3, fastCalls: 200_000, slowCalls: 4_000, straceCalls: 500,
+		tpRounds: 1, tpDuration: 250 * time.Millisecond, threads: []int{1, 2, 4, 8},
+		pyRounds: 3, startupRuns: 15, benchtime: "200ms",
+	}
+}
+
+func main() {
+	sandbox.Init() // the sandbox re-executes this program: first thing
+	quick := flag.Bool("quick", false, "a 30-second version: fewer and shorter rounds")
+	out := flag.String("out", "", `where to write the report (default docs/benchmarks.md of the module; "-" for none); the chart goes beside it as .png`)
+	profile := flag.String("cpuprofile", "", "directory for CPU profiles of the supervisor in the ReturnValue runs (sandlock-go and reference)")
+	install := flag.Bool("install", true, "apt-get install strace and bubblewrap when missing (as root)")
+	flag.Parse()
+	set := fullSettings()
+	if *quick {
+		set = quickSettings()
+	}
+	if err := run(set, *out, *profile, *install); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(set settings, out, profile string, install bool) error {
+	begin := time.Now()
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		out = filepath.Join(root, "docs", "benchmarks.md")
+	}
+	tmp, err := os.MkdirTemp("", "sandlock-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	step := func(what string) {
+		fmt.Fprintf(os.Stderr, "bench: %-28s (%s)\n", what, time.Since(begin).Round(time.Second))
+	}
+	r := &results{set: set, machine: describeMachine()}
+
+	step("building the victim")
+	victim, err := goBuild(root, tmp, "victim", "./bench/victim")
+	if err != nil {
+		return err
+	}
+	strace, why := findTool("strace", "strace", install)
+	if why != "" {
+		fmt.Fprintln(os.Stderr, "bench: skipping strace:", why)
+	}
+
+	step("per-call cost")
+	if r.perCall, err = runPerCall(set, victim, strace); err != nil {
+		return fmt.Errorf("per-call: %w", err)
+	}
+	r.perCall.straceSkipped = why
+
+	step("throughput and memory")
+	if r.throughput, err = runThroughput(set, victim); err != nil {
+		return fmt.Errorf("throughput: %w", err)
+	}
+
+	step("python workload")
+	if r.workload, err = runWorkload(set); err != nil {
+		return fmt.Errorf("workload: %w", err)
+	}
+
+	step("start-up")
+	if r.startup, err = runStartup(set, root, tmp, install); err != nil {
+		return fmt.Errorf("start-up: %w", err)
+	}
+
+	step("go test -bench ./handler/")
+	r.goBench = runGoBench(set, root)
+
+	if profile != "" {
+		step("CPU profiles")
+		if err := runProfiles(set, victim, profile); err != nil {
+			return fmt.Errorf("profiles: %w", err)
+		}
+	}
+
+	r.elapsed = time.Since(begin)
+	step("report")
+	fmt.Print(r.text())
+	if out != "-" {
+		png := pngPath(out)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		if err := writeChart(r, png); err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		if err := os.WriteFile(out, []byte(r.markdown(filepath.Base(png))), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bench: wrote %s and %s\n", out, png)
+	}
+	return nil
+}
+
+// pngPath is the chart's path: the report's with a .png extension.
+func pngPath(md string) string {
+	return md[:len(md)-len(filepath.Ext(md))] + ".png"
+}

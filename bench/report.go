@@ -1,0 +1,324 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// results is everything one run measured.
+type results struct {
+	set        settings
+	machine    machine
+	perCall    *perCall
+	throughput *throughput
+	workload   *workload
+	startup    *startup
+	goBench    *goBench
+	elapsed    time.Duration
+}
+
+// target is one goal of issue 6 and whether this run met it.
+type target struct {
+	what, want, got string
+	met             bool
+}
+
+// Targets.
+const (
+	maxBPFRatio       = 2.0  // 300 rules at most 2x one rule
+	maxVsReference    = 1.15 // sandlock-go ReturnValue at most 1.15x the reference
+	minVsStrace       = 15.0 // at least 15x faster than strace
+	minThroughput     = 0.9  // at least 0.9x the reference's calls per second
+	maxStartupPenalty = 3 * time.Millisecond
+)
+
+func (r *results) targets() []target {
+	var ts []target
+	pc := r.perCall.s
+	for _, uncached := range []bool{true, false} {
+		one, big := cfgBPF(1, uncached), cfgBPF(ruleCounts[len(ruleCounts)-1], uncached)
+		kind := "uncached (BPF runs)"
+		if !uncached {
+			kind = "cached (kernel skips BPF)"
+		}
+		raw := pc.ratio(big, one)
+		ts = append(ts, target{
+			what: "BPF 300 rules vs 1 rule, " + kind + ", raw ns/call",
+			want: fmt.Sprintf("≤ %.0fx", maxBPFRatio), got: ratio(raw), met: raw <= maxBPFRatio,
+		})
+		ov := pc.overheadRatio(big, one, cfgNoFilter, 1)
+		t := target{
+			what: "BPF 300 rules vs 1 rule, " + kind + ", overhead over no filter",
+			want: fmt.Sprintf("≤ %.0fx", maxBPFRatio), got: ratio(ov), met: ov <= maxBPFRatio,
+		}
+		if math.IsNaN(ov) {
+			d := pc.pairwise(big, cfgNoFilter, func(x, y float64) float64 { return x - y })
+			t.got = fmt.Sprintf("n/a: 1-rule overhead within noise (300 rules: %+.1f ns)", d)
+			t.met = d < 1 // no measurable overhead at all
+		}
+		ts = append(ts, t)
+	}
+	vsRef := pc.ratio(cfgSLReturn, cfgRefReturn)
+	ts = append(ts, target{
+		what: "sandlock-go ReturnValue vs reference supervisor (ns/call)",
+		want: fmt.Sprintf("≤ %.2fx", maxVsReference), got: ratio(vsRef), met: vsRef <= maxVsReference,
+	})
+	if r.perCall.straceSkipped == "" {
+		vsStrace := pc.ratio(cfgStrace, cfgSLReturn)
+		ts = append(ts, target{
+			what: "strace vs sandlock-go ReturnValue (ns/call)",
+			want: fmt.Sprintf("≥ %.0fx", minVsStrace), got: ratio(vsStrace), met: vsStrace >= minVsStrace,
+		})
+	}
+	for _, n := range r.throughput.threads {
+		v := r.throughput.s.ratio(tpName("sandlock-go", n), tpName("reference", n))
+		ts = append(ts, target{
+			what: fmt.Sprintf("throughput, %d victim thread(s), sandlock-go vs reference", n),
+			want: fmt.Sprintf("≥ %.1fx", minThroughput), got: ratio(v), met: v >= minThroughput,
+		})
+	}
+	for _, name := range []string{cfgStartLibrary, cfgStartCLI} {
+		if !slices.Contains(r.startup.names, name) {
+			continue
+		}
+		d := time.Duration(r.startup.s.pairwise(name, cfgStartBare, func(x, y float64) float64 { return x - y }) * 1e9)
+		ts = append(ts, target{
+			what: "start-up of " + name + " over bare /bin/true",
+			want: "≤ +" + maxStartupPenalty.String(), got: "+" + ms(d), met: d <= maxStartupPenalty,
+		})
+	}
+	return ts
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
+
+func (r *results) targetTable() *table {
+	t := &table{
+		title:  "Targets",
+		intro:  "Ratios are medians of per-round ratios: each round runs every configuration once, in rotating order.",
+		header: []string{"target", "wanted", "measured", "verdict"},
+	}
+	for _, g := range r.targets() {
+		t.add(g.what, g.want, g.got, verdict(g.met))
+	}
+	return t
+}
+
+func (r *results) perCallTable() *table {
+	p := r.perCall
+	t := &table{
+		title: "Cost of one getppid call",
+		intro: "A victim process makes N raw `getppid` syscalls on one locked thread and times them itself " +
+			"(start-up excluded). **BPF** rows: the victim installs a filter of 1, 50 or 300 Errno rules on other syscall " +
+			"numbers (getppid allowed) on its thread, without a listener. *Cached*: Linux 5.11+ sees that the filter always " +
+			"allows getppid and skips the program; *uncached*: one of the rules is a conditional rule on getppid " +
+			"(arg0 == 0xdead) that never matches, so the program runs on every call. **Reference supervisor**: this " +
+			"program, one goroutine locked to its OS thread in a blocking RECV ioctl then SEND, with " +
+			"SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP. **sandlock-go**: `sandbox.Command` + `Cmd.Handle(\"getppid\", h)` with " +
+			"default options; ReadCString reads a " + strconv.Itoa(len(benchPath)) + "-byte path that arg0 points at. " +
+			"**strace**: ptrace, injecting the return value.",
+		header: []string{"configuration", "ns/call", "x no filter", "min-max ns", "BPF insns"},
+	}
+	for _, name := range p.names {
+		vs := p.s[name]
+		insns := ""
+		if n, ok := p.steps[name]; ok {
+			insns = strconv.Itoa(n)
+		}
+		t.add(name, num(p.s.med(name), 0), ratio(p.s.ratio(name, cfgNoFilter)),
+			num(slices.Min(vs), 0)+"-"+num(slices.Max(vs), 0), insns)
+	}
+	t.notes = append(t.notes, fmt.Sprintf("%d rounds; %s calls per victim without a supervisor, %s under one, %s under strace.",
+		r.set.rounds, num(float64(r.set.fastCalls), 0), num(float64(r.set.slowCalls), 0), num(float64(r.set.straceCalls), 0)))
+	t.notes = append(t.notes, "BPF insns: instructions the program executes for getppid, by seccomp.Program.EvaluateSteps.")
+	if p.straceSkipped != "" {
+		t.notes = append(t.notes, "strace skipped: "+p.straceSkipped)
+	}
+	return t
+}
+
+func (r *results) throughputTable() *table {
+	tp := r.throughput
+	t := &table{
+		title: "Throughput with a multi-threaded victim",
+		intro: fmt.Sprintf("The victim runs N threads, each locked and calling getppid for %s; the figure is all "+
+			"trapped calls per second, answered with return 777. sandlock-go runs with its default Workers; the "+
+			"reference supervisor with N receiving threads, each in its own blocking RECV (the kernel wakes every "+
+			"waiter for each notification: that is part of its cost). The machine has %d CPUs.",
+			r.set.tpDuration, r.machine.CPUs),
+		header: []string{"victim threads", "sandlock-go calls/s", "reference calls/s", "sandlock-go / reference"},
+	}
+	for _, n := range tp.threads {
+		sl, ref := tpName("sandlock-go", n), tpName("reference", n)
+		t.add(strconv.Itoa(n), num(tp.s.med(sl), 0), num(tp.s.med(ref), 0), ratio(tp.s.ratio(sl, ref)))
+	}
+	t.notes = append(t.notes, fmt.Sprintf("%d round(s).", r.set.tpRounds))
+	return t
+}
+
+func (r *results) memoryTable() *table {
+	m := r.throughput.mem
+	t := &table{
+		title: "Supervisor memory",
+		intro: fmt.Sprintf("RSS of the supervising process (this program) while it serves the %d-thread "+
+			"throughput victim: the highest VmRSS sampled every 10 ms, and VmHWM at the end of the run.", m.threads),
+		header: []string{"supervisor", "VmRSS max (KiB)", "VmHWM (KiB)"},
+	}
+	t.add("before serving", num(float64(m.before), 0), "")
+	t.add("sandlock-go", num(float64(m.rssSL), 0), num(float64(m.hwmSL), 0))
+	t.add("reference", num(float64(m.rssRef), 0), num(float64(m.hwmRef), 0))
+	if m.hwmReset {
+		t.notes = append(t.notes, "VmHWM was reset to the current RSS before each run (/proc/self/clear_refs).")
+	} else {
+		t.notes = append(t.notes, "VmHWM could not be reset: it is the process's peak since it started.")
+	}
+	t.notes = append(t.notes, "The process also holds the benchmark itself (the plot library, results): compare the rows, not the absolute values.")
+	return t
+}
+
+func (r *results) workloadTable() *table {
+	w := r.workload
+	t := &table{
+		title: "Real workload: Python start-up",
+		intro: fmt.Sprintf("Wall time of `%s -c '%s'`, start-up included, bare (os/exec), under sandlock-go with a "+
+			"handler returning Continue on the trace set below, and under the path policy "+
+			"(`pathpolicy.NewOpenPolicy` with Allow \"/\", registered on %s: every open is performed by the "+
+			"supervisor and the descriptor injected).\n\nTrace set (%d syscalls): %s.",
+			w.python, pyCode, strings.Join(quoteAll(w.policy), ", "), len(w.traced), strings.Join(w.traced, ", ")),
+		header: []string{"configuration", "median ms", "x bare", "trapped calls/run", "µs per trapped call"},
+	}
+	bare := w.s.med(cfgPyBare)
+	for _, c := range []struct {
+		name  string
+		traps int64
+	}{{cfgPyBare, 0}, {cfgPyTrace, w.trapsTrace}, {cfgPyPolicy, w.trapsPolicy}} {
+		per, traps := "", ""
+		if c.traps > 0 {
+			traps = strconv.FormatInt(c.traps, 10)
+			per = num((w.s.med(c.name)-bare)*1e6/float64(c.traps), 1)
+		}
+		t.add(c.name, num(w.s.med(c.name)*1e3, 1), ratio(w.s.ratio(c.name, cfgPyBare)), traps, per)
+	}
+	t.notes = append(t.notes, fmt.Sprintf("%d rounds after one warm-up round. µs per trapped call: (median - bare median) / trapped calls, start-up of the sandbox included.", r.set.pyRounds))
+	if w.policyDenials > 0 {
+		t.notes = append(t.notes, fmt.Sprintf("The policy denied %d opens (it should deny none).", w.policyDenials))
+	}
+	return t
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = "`" + s + "`"
+	}
+	return out
+}
+
+func (r *results) startupTable() *table {
+	st := r.startup
+	t := &table{
+		title: "Start-up",
+		intro: fmt.Sprintf("Wall time of running `/bin/true` to its end, median of %d runs per configuration "+
+			"(interleaved, after 2 warm-up rounds). sandlock-go re-executes the supervising program as a helper "+
+			"that installs the filter and executes the command.", r.set.startupRuns),
+		header: []string{"configuration", "median ms", "over bare", "x bare"},
+	}
+	for _, name := range st.names {
+		over := ""
+		if name != cfgStartBare {
+			d := st.s.pairwise(name, cfgStartBare, func(x, y float64) float64 { return x - y })
+			over = fmt.Sprintf("%+.2f ms", d*1e3)
+		}
+		t.add(name, num(st.s.med(name)*1e3, 2), over, ratio(st.s.ratio(name, cfgStartBare)))
+	}
+	for _, s := range st.skipped {
+		t.notes = append(t.notes, "Skipped: "+s)
+	}
+	return t
+}
+
+func (r *results) goBenchTable() *table {
+	g := r.goBench
+	t := &table{
+		title:  "Go benchmarks of the dispatcher",
+		intro:  "`go test -run='^$' -bench=. -benchmem ./handler/`: the dispatch loop on the fake notifier, no kernel.",
+		header: []string{"benchmark", "ns/op", "B/op", "allocs/op"},
+	}
+	if g.skipped != "" {
+		t.notes = append(t.notes, "Skipped: "+g.skipped)
+		return t
+	}
+	for _, l := range g.lines {
+		t.add(l.name, num(l.nsPerOp, 1), strconv.FormatInt(l.bytesPerOp, 10), strconv.FormatInt(l.allocsPerOp, 10))
+	}
+	return t
+}
+
+func (r *results) tables() []*table {
+	return []*table{
+		r.targetTable(), r.perCallTable(), r.throughputTable(), r.memoryTable(),
+		r.workloadTable(), r.startupTable(), r.goBenchTable(),
+	}
+}
+
+// text is the report printed on stdout.
+func (r *results) text() string {
+	var b strings.Builder
+	m := r.machine
+	fmt.Fprintf(&b, "sandlock-go benchmarks, %s: %d CPUs (%s), Linux %s, %s, load %s, took %s%s\n",
+		m.Date.Format("2006-01-02 15:04 UTC"), m.CPUs, m.CPUModel, m.Kernel, m.Go, m.LoadAvg,
+		r.elapsed.Round(time.Second), quickNote(r.set))
+	for _, t := range r.tables() {
+		b.WriteString(t.text())
+	}
+	return b.String()
+}
+
+func quickNote(s settings) string {
+	if s.quick {
+		return " (-quick)"
+	}
+	return ""
+}
+
+// markdown is docs/benchmarks.md; png is the chart's file name beside it.
+func (r *results) markdown(png string) string {
+	var b strings.Builder
+	m := r.machine
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("<!-- Generated by `go run ./bench`; do not edit: run it again. -->\n\n")
+	fmt.Fprintf(&b, "What supervision costs with sandlock-go, measured on getppid against no filter, plain BPF "+
+		"filters, a minimal reference supervisor written for the benchmark and strace, then on a real program.\n\n")
+	b.WriteString("| machine | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| CPUs | %d (%s) |\n| kernel | %s |\n| Go | %s |\n| date | %s |\n| load average at start | %s |\n| run | %s%s |\n",
+		m.CPUs, m.CPUModel, m.Kernel, m.Go, m.Date.Format("2006-01-02 15:04 UTC"), m.LoadAvg,
+		r.elapsed.Round(time.Second), quickNote(r.set))
+	b.WriteString("\nThe machine is shared and noisy: absolute numbers move from run to run; ratios taken within one " +
+		"round are what to compare.\n")
+	fmt.Fprintf(&b, "\n![ns per getppid call (log scale), throughput, Python start-up](%s)\n", png)
+	for _, t := range r.tables() {
+		b.WriteString(t.markdown())
+	}
+	b.WriteString(howToRun)
+	return b.String()
+}
+
+const howToRun = `
+## How to run
+
+    go run ./bench              # everything, a few minutes; rewrites docs/benchmarks.md and .png
+    go run ./bench -quick       # about 30 seconds: fewer and shorter rounds
+    go run ./bench -out /tmp/benchmarks.md   # write the report (and the .png beside it) elsewhere
+    go run ./bench -out -       # print only
+    go run ./bench -cpuprofile /tmp/prof     # also CPU profiles of the supervisor in the ReturnValue runs
+                                             # (go tool pprof -top /tmp/prof/sandlock-go.pprof)
+    go run ./bench -install=false            # never apt-get install strace or bubblewrap
+
+It runs as root (pidfd_getfd of the victim's listener, strace), builds the victim (` + "`bench/victim`" + `) and the
+CLI into a temporary directory, and is not part of ` + "`go test ./...`" + `. Each figure interleaves its
+configurations round by round (ABAB) and reports medians; a ratio is the median of the ratios within rounds.
+`
