@@ -322,3 +322,11 @@ func (r *run) waitWithin(t testing.TB, d time.Duration, unstick func()) (time.Du
 	err := receive(t, done, runTimeout, "return from Wait")
 	return time.Since(start), err
 }
+
+// kill sends SIGKILL to the command's process: an unstick for waitWithin
+// when the runner itself failed to kill it.
+func (r *run) kill() {
+	if r.Process != nil {
+		_ = unix.Kill(r.Process.Pid, unix.SIGKILL)
+	}
+}
