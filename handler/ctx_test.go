@@ -1,12 +1,14 @@
 package handler_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -261,3 +263,69 @@ func TestCtxFromOtherGoroutineWhileLive(t *testing.T) {
 
 // fdArg is a file descriptor argument as the kernel passes it.
 func fdArg(fd int) uint64 { return uint64(int64(fd)) }
+
+// gatedIDValid is a Fake whose IDValid waits for the test: a memory read
+// that has copied the bytes then waits in its notification check.
+type gatedIDValid struct {
+	*notif.Fake
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g gatedIDValid) IDValid(id uint64) error {
+	g.entered <- struct{}{}
+	<-g.gate
+	return g.Fake.IDValid(id)
+}
+
+// A read that is under way when the handler returns must not hand out its
+// bytes, even though the (held) notification is still pending.
+func TestCtxExpiresDuringRead(t *testing.T) {
+	buf := []byte("secret\x00")
+	for _, tc := range []struct {
+		name string
+		read func(c *handler.Ctx) (string, error)
+	}{
+		{"Read", func(c *handler.Ctx) (string, error) {
+			b, err := c.Read(c.Arg(1), 6)
+			return string(b), err
+		}},
+		{"ReadCString", func(c *handler.Ctx) (string, error) { return c.ReadCString(c.Arg(1), 100) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := notif.NewFake()
+			g := gatedIDValid{f, make(chan struct{}), make(chan struct{})}
+			type result struct {
+				s   string
+				err error
+			}
+			results := make(chan result, 1)
+			ctxs := make(chan *handler.Ctx, 1)
+			responders := make(chan *handler.Responder, 1)
+			tab := table(t, "openat", handler.Func(func(c *handler.Ctx) handler.Action {
+				responders <- c.Responder()
+				go func() {
+					s, err := tc.read(c)
+					results <- result{s, err}
+				}()
+				<-g.entered // the bytes are read; the check waits
+				ctxs <- c
+				return handler.Hold()
+			}))
+			done := make(chan error, 1)
+			go func() { done <- handler.Serve(context.Background(), g, tab, nil) }()
+			id := f.Push(selfTrap(t, "openat", 0, addrOf(buf)))
+			resp, c := <-responders, <-ctxs
+			require.Eventually(t, func() bool { return c.Responder() == nil }, timeout, time.Millisecond, "handler returned")
+			close(g.gate) // the notification is still pending: IDValid says yes
+			res := <-results
+			assert.ErrorIs(t, res.err, handler.ErrExpired)
+			assert.Empty(t, res.s)
+			require.NoError(t, resp.Respond(handler.ReturnValue(0)))
+			f.Drain()
+			require.NoError(t, <-done)
+			assert.Equal(t, notif.Resp{ID: id}, waitAnswer(t, f, id))
+		})
+	}
+	runtime.KeepAlive(buf)
+}

@@ -687,6 +687,8 @@ func TestObserve(t *testing.T) {
 	require.NoError(t, tab.RegisterName("close", policy(handler.Func(func(*handler.Ctx) handler.Action {
 		panic("observe me")
 	}), handler.ExceptionDenyEIO)))
+	responders := make(chan *handler.Responder, 1)
+	require.NoError(t, tab.RegisterName("read", holder(responders)))
 	f = notif.NewFake()
 	r := serveOn(t, f, tab, &handler.Options{
 		Prefilter: func(n *notif.Notif) bool { return n.Data.Args[0] == 1 },
@@ -704,11 +706,20 @@ func TestObserve(t *testing.T) {
 	none := r.push(trap(t, "getpid"))
 	r.answer(none)
 	r.answer(r.push(trap(t, "openat", 1))) // prefiltered: not observed
+	held := r.push(trap(t, "read"))
+	resp := <-responders
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 4
+	}, timeout, time.Millisecond, "a held notification is observed when its handler returns")
+	require.NoError(t, resp.Respond(handler.ReturnValue(1)))
+	r.answer(held)
 	require.NoError(t, r.stop())
 
 	mu.Lock()
 	defer mu.Unlock()
-	require.Len(t, got, 3)
+	require.Len(t, got, 4)
 	assert.Equal(t, open, got[0].id)
 	assert.Equal(t, "return:9", got[0].action)
 	assert.GreaterOrEqual(t, got[0].latency, 10*time.Millisecond)
@@ -719,6 +730,9 @@ func TestObserve(t *testing.T) {
 	assert.Equal(t, "errno:EIO", got[1].action, "Observe sees the policy's answer")
 	assert.Equal(t, none, got[2].id)
 	assert.Equal(t, "continue", got[2].action)
+	assert.Equal(t, held, got[3].id)
+	assert.Equal(t, "hold", got[3].action)
+	assert.True(t, got[3].pending)
 }
 
 // Errors about tasks that are gone are not reported: they are normal.
