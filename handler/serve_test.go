@@ -600,7 +600,7 @@ func TestShutdownStuckHandler(t *testing.T) {
 	took := time.Since(begin)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.GreaterOrEqual(t, took, grace-10*time.Millisecond, "Serve waited for the handler")
-	assert.Less(t, took, grace+time.Second, "Serve returned soon after the grace period")
+	assert.Less(t, took, grace+3*time.Second, "Serve returned soon after the grace period")
 
 	assert.Equal(t, errnoResp(id, unix.EIO), r.answer(id), "answered with the stuck handler's policy")
 	errs := r.Errors()
@@ -626,7 +626,7 @@ func TestShutdownWaitsForHandler(t *testing.T) {
 	begin := time.Now()
 	r.cancel()
 	assert.ErrorIs(t, r.wait(), context.Canceled)
-	assert.Less(t, time.Since(begin), time.Second, "Serve did not wait for the whole grace period")
+	assert.Less(t, time.Since(begin), 4*time.Second, "Serve did not wait for the whole grace period")
 	assert.Equal(t, notif.Resp{ID: id, Val: 5}, r.answer(id))
 	r.assertNoErrors()
 }
@@ -723,7 +723,7 @@ func TestObserve(t *testing.T) {
 	assert.Equal(t, open, got[0].id)
 	assert.Equal(t, "return:9", got[0].action)
 	assert.GreaterOrEqual(t, got[0].latency, 10*time.Millisecond)
-	assert.Less(t, got[0].latency, time.Second)
+	assert.Less(t, got[0].latency, timeout)
 	assert.NoError(t, got[0].valid, "the Ctx is live in Observe")
 	assert.True(t, got[0].pending, "Observe runs before the answer")
 	assert.Equal(t, failing, got[1].id)
