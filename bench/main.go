@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sandlock-go/sandlock-go/sandbox"
@@ -44,7 +46,7 @@ func fullSettings() settings {
 	return settings{
 		rounds: 7, fastCalls: 1_000_000, slowCalls: 20_000, straceCalls: 3_000,
 		tpRounds: 3, tpDuration: time.Second, threads: []int{1, 2, 4, 8},
-		pyRounds: 7, startupRuns: 50, benchtime: "1s",
+		pyRounds: 11, startupRuns: 50, benchtime: "1s",
 	}
 }
 
@@ -57,29 +59,67 @@ func quickSettings() settings {
 	}
 }
 
+// sections are the parts of a run, in order; -only picks some.
+var sections = []string{"percall", "throughput", "workload", "startup", "gobench", "profile"}
+
+// options are the command line.
+type options struct {
+	set     settings
+	out     string // report path; "-" for none
+	profile string // CPU profile directory; "" for none
+	install bool
+	only    map[string]bool // nil: every section but profile (unless -cpuprofile)
+}
+
+func (o *options) want(section string) bool {
+	if o.only == nil {
+		return section != "profile" || o.profile != ""
+	}
+	return o.only[section]
+}
+
 func main() {
 	sandbox.Init() // the sandbox re-executes this program: first thing
 	quick := flag.Bool("quick", false, "a 30-second version: fewer and shorter rounds")
-	out := flag.String("out", "", `where to write the report (default docs/benchmarks.md of the module; "-" for none); the chart goes beside it as .png`)
-	profile := flag.String("cpuprofile", "", "directory for CPU profiles of the supervisor in the ReturnValue runs (sandlock-go and reference)")
-	install := flag.Bool("install", true, "apt-get install strace and bubblewrap when missing (as root)")
+	var o options
+	flag.StringVar(&o.out, "out", "", `where to write the report (default docs/benchmarks.md of the module; "-" for none); the chart goes beside it as .png`)
+	flag.StringVar(&o.profile, "cpuprofile", "", "directory for CPU profiles of the supervisor in ReturnValue runs (sandlock-go and reference)")
+	flag.BoolVar(&o.install, "install", true, "apt-get install strace and bubblewrap when missing (as root)")
+	only := flag.String("only", "", "run only these sections, comma-separated, and write no report: "+strings.Join(sections, ", "))
 	flag.Parse()
-	set := fullSettings()
+	o.set = fullSettings()
 	if *quick {
-		set = quickSettings()
+		o.set = quickSettings()
 	}
-	if err := run(set, *out, *profile, *install); err != nil {
+	if *only != "" {
+		o.only = make(map[string]bool)
+		for name := range strings.SplitSeq(*only, ",") {
+			if !slices.Contains(sections, name) {
+				fmt.Fprintf(os.Stderr, "bench: -only: unknown section %q (want %s)\n", name, strings.Join(sections, ", "))
+				os.Exit(2)
+			}
+			o.only[name] = true
+		}
+		if o.only["profile"] && o.profile == "" {
+			fmt.Fprintln(os.Stderr, "bench: -only profile needs -cpuprofile DIR")
+			os.Exit(2)
+		}
+		o.out = "-"
+	}
+	if err := run(&o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(set settings, out, profile string, install bool) error {
+func run(o *options) error {
 	begin := time.Now()
+	set := o.set
 	root, err := repoRoot()
 	if err != nil {
 		return err
 	}
+	out := o.out
 	if out == "" {
 		out = filepath.Join(root, "docs", "benchmarks.md")
 	}
@@ -99,58 +139,65 @@ func run(set settings, out, profile string, install bool) error {
 	if err != nil {
 		return err
 	}
-	strace, why := findTool("strace", "strace", install)
-	if why != "" {
-		fmt.Fprintln(os.Stderr, "bench: skipping strace:", why)
+	if o.want("percall") {
+		strace, why := findTool("strace", "strace", o.install)
+		if why != "" {
+			fmt.Fprintln(os.Stderr, "bench: skipping strace:", why)
+		}
+		step("per-call cost")
+		if r.perCall, err = runPerCall(set, victim, strace); err != nil {
+			return fmt.Errorf("per-call: %w", err)
+		}
+		r.perCall.straceSkipped = why
 	}
-
-	step("per-call cost")
-	if r.perCall, err = runPerCall(set, victim, strace); err != nil {
-		return fmt.Errorf("per-call: %w", err)
+	if o.want("throughput") {
+		step("throughput and memory")
+		if r.throughput, err = runThroughput(set, victim); err != nil {
+			return fmt.Errorf("throughput: %w", err)
+		}
 	}
-	r.perCall.straceSkipped = why
-
-	step("throughput and memory")
-	if r.throughput, err = runThroughput(set, victim); err != nil {
-		return fmt.Errorf("throughput: %w", err)
+	if o.want("workload") {
+		step("python workload")
+		if r.workload, err = runWorkload(set); err != nil {
+			return fmt.Errorf("workload: %w", err)
+		}
 	}
-
-	step("python workload")
-	if r.workload, err = runWorkload(set); err != nil {
-		return fmt.Errorf("workload: %w", err)
+	if o.want("startup") {
+		step("start-up")
+		if r.startup, err = runStartup(set, root, tmp, o.install); err != nil {
+			return fmt.Errorf("start-up: %w", err)
+		}
 	}
-
-	step("start-up")
-	if r.startup, err = runStartup(set, root, tmp, install); err != nil {
-		return fmt.Errorf("start-up: %w", err)
+	if o.want("gobench") {
+		step("go test -bench ./handler/")
+		r.goBench = runGoBench(set, root)
 	}
-
-	step("go test -bench ./handler/")
-	r.goBench = runGoBench(set, root)
-
-	if profile != "" {
+	if o.want("profile") {
 		step("CPU profiles")
-		if err := runProfiles(set, victim, profile); err != nil {
+		if err := runProfiles(set, victim, o.profile); err != nil {
 			return fmt.Errorf("profiles: %w", err)
 		}
+		fmt.Fprintf(os.Stderr, "bench: CPU profiles in %s: go tool pprof -top %s\n", o.profile, filepath.Join(o.profile, "sandlock-go.pprof"))
 	}
 
 	r.elapsed = time.Since(begin)
+	r.loadEnd = loadAvg()
 	step("report")
 	fmt.Print(r.text())
-	if out != "-" {
-		png := pngPath(out)
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return err
-		}
-		if err := writeChart(r, png); err != nil {
-			return fmt.Errorf("chart: %w", err)
-		}
-		if err := os.WriteFile(out, []byte(r.markdown(filepath.Base(png))), 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "bench: wrote %s and %s\n", out, png)
+	if out == "-" {
+		return nil
 	}
+	png := pngPath(out)
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := writeChart(r, png); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	if err := os.WriteFile(out, []byte(r.markdown(filepath.Base(png))), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: wrote %s and %s\n", out, png)
 	return nil
 }
 

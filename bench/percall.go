@@ -17,11 +17,18 @@ const (
 	cfgNoFilter    = "no filter"
 	cfgRefReturn   = "reference supervisor, return 777"
 	cfgRefContinue = "reference supervisor, continue"
+	cfgRefPoll     = "reference supervisor + poll(), return 777"
 	cfgSLReturn    = "sandlock-go ReturnValue"
 	cfgSLContinue  = "sandlock-go Continue"
 	cfgSLReadStr   = "sandlock-go ReadCString"
 	cfgStrace      = "strace --inject=getppid:retval=777"
+	// Sparse: the victim computes for sparseGap between calls, like a
+	// real program, and reports the median time of one call.
+	cfgRefSparse = "reference supervisor, return 777, calls 100µs apart"
+	cfgSLSparse  = "sandlock-go ReturnValue, calls 100µs apart"
 )
+
+const sparseGap = "100us"
 
 // ruleCounts are the filter sizes measured.
 var ruleCounts = []int{1, 50, 300}
@@ -86,8 +93,18 @@ func runPerCall(set settings, victim, strace string) (*perCall, error) {
 	cfgs = add(cfgs, config{cfgRefContinue, func() (float64, error) {
 		return nsPerCall(runReference(victim, 1, refContinue, "loop", "-n", slow))
 	}})
+	cfgs = add(cfgs, config{cfgRefPoll, func() (float64, error) {
+		return nsPerCall(runReference(victim, 1, refPollReturn, "loop", "-n", slow, "-want", "777"))
+	}})
 	cfgs = add(cfgs, config{cfgSLReturn, func() (float64, error) {
 		return nsPerCall(runSandlock(returnHandler, nil, victim, "loop", "-n", slow, "-want", "777"))
+	}})
+	sparse := strconv.Itoa(max(set.slowCalls/10, 200))
+	cfgs = add(cfgs, config{cfgRefSparse, func() (float64, error) {
+		return nsPerCall(runReference(victim, 1, refReturn, "loop", "-n", sparse, "-gap", sparseGap, "-want", "777"))
+	}})
+	cfgs = add(cfgs, config{cfgSLSparse, func() (float64, error) {
+		return nsPerCall(runSandlock(returnHandler, nil, victim, "loop", "-n", sparse, "-gap", sparseGap, "-want", "777"))
 	}})
 	cfgs = add(cfgs, config{cfgSLContinue, func() (float64, error) {
 		return nsPerCall(runSandlock(continueHandler, nil, victim, "loop", "-n", slow))

@@ -21,12 +21,16 @@ import (
 // a blocking RECV ioctl and a SEND ioctl, on a listener with the kernel's
 // synchronous wake-up; nothing else (no poll, no timer, no allocation).
 
-// refAnswer is what the reference supervisor answers.
+// refAnswer is what the reference supervisor answers, and how it waits.
 type refAnswer int
 
 const (
 	refReturn   refAnswer = iota // return 777
 	refContinue                  // let getppid run
+	// refPollReturn returns 777 after waiting in poll() on the listener
+	// and an eventfd before each RECV, as notif.Listener does so that a
+	// blocked receiver can be woken: it isolates the cost of that poll.
+	refPollReturn
 )
 
 // runReference runs the victim in notify mode with args (its mode and
@@ -136,10 +140,31 @@ func refLoop(fd int, answer refAnswer) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var (
-		n notif.Notif
-		r notif.Resp
+		n   notif.Notif
+		r   notif.Resp
+		fds [2]unix.PollFd
 	)
+	if answer == refPollReturn {
+		wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(wake)
+		fds = [2]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
+	}
 	for {
+		if answer == refPollReturn {
+			fds[0].Revents, fds[1].Revents = 0, 0
+			if _, err := unix.Poll(fds[:], -1); err != nil && err != unix.EINTR {
+				return fmt.Errorf("reference: poll: %w", err)
+			}
+			if fds[0].Revents&unix.POLLIN == 0 {
+				if fds[0].Revents&unix.POLLHUP != 0 {
+					return nil
+				}
+				continue
+			}
+		}
 		n = notif.Notif{}
 		switch e := recvNotif(fd, &n); e {
 		case 0:
@@ -154,11 +179,9 @@ func refLoop(fd int, answer refAnswer) error {
 		default:
 			return fmt.Errorf("reference: recv: %w", e)
 		}
-		r = notif.Resp{ID: n.ID}
-		if answer == refReturn {
-			r.Val = 777
-		} else {
-			r.Flags = notif.RespFlagContinue
+		r = notif.Resp{ID: n.ID, Val: 777}
+		if answer == refContinue {
+			r = notif.Resp{ID: n.ID, Flags: notif.RespFlagContinue}
 		}
 		if e := sendResp(fd, &r); e != 0 && e != unix.ENOENT {
 			return fmt.Errorf("reference: send: %w", e)

@@ -60,17 +60,17 @@ func nsPerCall(out string, err error) (float64, error) {
 	return v, nil
 }
 
-// callsPerSecond parses the "calls C elapsed_ns E" line of a victim's
+// callsPerSecond parses the "calls_per_second X" line of a victim's
 // threads mode.
 func callsPerSecond(out string, err error) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var calls, ns int64
-	if _, err := fmt.Sscanf(lastLine(out), "calls %d elapsed_ns %d", &calls, &ns); err != nil {
+	var v float64
+	if _, err := fmt.Sscanf(lastLine(out), "calls_per_second %g", &v); err != nil {
 		return 0, fmt.Errorf("victim said %q: %w", out, err)
 	}
-	return float64(calls) / (float64(ns) / 1e9), nil
+	return v, nil
 }
 
 func lastLine(s string) string {

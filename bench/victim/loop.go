@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sandlock-go/sandlock-go/bench/internal/spec"
@@ -9,7 +10,7 @@ import (
 )
 
 // loopMain times n getppid calls on the locked main thread, after a warm-up
-// of n/10 calls. With filter, it first installs the benchmark filter of
+// of n/10 calls, and prints the time of one call (see batches and sparse). With filter, it first installs the benchmark filter of
 // -rules rules on this thread, without a listener.
 func loopMain(args []string, filter bool) error {
 	fs := newFlags("loop")
@@ -18,6 +19,7 @@ func loopMain(args []string, filter bool) error {
 	path := fs.String("path", "", "pass a pointer to this string as arg0")
 	rules := fs.Int("rules", 1, "rules of the filter (filter mode)")
 	uncached := fs.Bool("uncached", false, "add a conditional rule on getppid (filter mode)")
+	gap := fs.Duration("gap", 0, "busy-loop this long between calls and time each call alone")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,13 +43,30 @@ func loopMain(args []string, filter bool) error {
 	if err := calls(*n/10+1, arg, *want); err != nil {
 		return err
 	}
-	start := time.Now()
-	err := calls(*n, arg, *want)
-	elapsed := time.Since(start)
-	if err != nil {
-		return err
+	if *gap > 0 {
+		return sparse(*n, *gap, arg, *want)
 	}
-	fmt.Printf("ns_per_call %.1f\n", float64(elapsed.Nanoseconds())/float64(*n))
+	return batches(*n, arg, *want)
+}
+
+// batchCount is how many batches a run's calls are split into.
+const batchCount = 50
+
+// batches times n calls in batchCount batches and prints the median batch's
+// time per call: a burst of load from other processes spoils a few batches,
+// not the figure.
+func batches(n int, arg []byte, want int64) error {
+	size := max(n/batchCount, 1)
+	var perCall []float64
+	for done := 0; done < n; done += size {
+		start := time.Now()
+		if err := calls(size, arg, want); err != nil {
+			return err
+		}
+		perCall = append(perCall, float64(time.Since(start).Nanoseconds())/float64(size))
+	}
+	slices.Sort(perCall)
+	fmt.Printf("ns_per_call %.1f\n", perCall[len(perCall)/2])
 	return nil
 }
 
@@ -62,5 +81,25 @@ func calls(n int, arg []byte, want int64) error {
 			return fmt.Errorf("getppid returned %d, want %d", r, want)
 		}
 	}
+	return nil
+}
+
+// sparse makes n getppid calls separated by gap of busy work (a program
+// that computes between syscalls) and prints the median time of a call
+// alone: a mean would be dominated by the few calls that an interrupt or
+// the host delays.
+func sparse(n int, gap time.Duration, arg []byte, want int64) error {
+	times := make([]time.Duration, n)
+	for i := range n {
+		for end := time.Now().Add(gap); time.Now().Before(end); {
+		}
+		start := time.Now()
+		if err := calls(1, arg, want); err != nil {
+			return err
+		}
+		times[i] = time.Since(start)
+	}
+	slices.Sort(times)
+	fmt.Printf("ns_per_call %d\n", times[n/2].Nanoseconds())
 	return nil
 }

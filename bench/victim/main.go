@@ -6,7 +6,7 @@
 //
 //	victim loop -n N [-want V] [-path P]   N getppid calls on one thread; prints "ns_per_call X"
 //	victim filter -rules R [-uncached] -n N  installs a benchmark BPF filter first, then loop
-//	victim threads -t T -d DUR [-want V]   T locked threads calling getppid for DUR; prints "calls C elapsed_ns E"
+//	victim threads -t T -d DUR [-want V]   T locked threads calling getppid for DUR; prints "calls_per_second X"
 //	victim notify MODE ARGS...             installs a Notify filter on getppid with a listener,
 //	                                       prints "listener FD", waits for a line on stdin,
 //	                                       then executes itself with MODE ARGS
