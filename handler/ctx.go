@@ -36,6 +36,9 @@ type Ctx struct {
 
 	live     atomic.Bool
 	answered atomic.Bool
+	// resp is the answer's buffer: the Ctx is answered once, and sending
+	// from it does not allocate.
+	resp notif.Resp
 	// policy is the exception policy of the handler running now, for an
 	// answer at shutdown.
 	policy atomic.Int32

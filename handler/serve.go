@@ -77,6 +77,9 @@ type server struct {
 
 	// inflight holds, per worker, the Ctx being handled.
 	inflight []atomic.Pointer[Ctx]
+	// scratch is each worker's answer buffer for notifications that have
+	// no Ctx, so that answering does not allocate.
+	scratch []notif.Resp
 
 	// recvToken holds the right to receive while no worker has it: one
 	// worker at a time waits in Recv, because the kernel wakes every
@@ -112,6 +115,7 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	}
 	workers := s.opts.workers()
 	s.inflight = make([]atomic.Pointer[Ctx], workers)
+	s.scratch = make([]notif.Resp, workers)
 	s.recvToken = make(chan struct{}, 1)
 	s.recvToken <- struct{}{}
 
@@ -225,12 +229,14 @@ func (s *server) work(w int) error {
 
 func (s *server) dispatch(w int, n *notif.Notif) {
 	if s.opts.Prefilter != nil && s.opts.Prefilter(n) {
-		s.report(s.n.Send(&notif.Resp{ID: n.ID, Flags: notif.RespFlagContinue}))
+		s.scratch[w] = notif.Resp{ID: n.ID, Flags: notif.RespFlagContinue}
+		s.report(s.n.Send(&s.scratch[w]))
 		return
 	}
 	if n.Data.Arch != s.t.arch.AuditArch() {
 		// The filter kills foreign ABIs; this is a bug or a foreign filter.
-		s.report(s.n.Send(&notif.Resp{ID: n.ID, Error: -int32(unix.ENOSYS)}))
+		s.scratch[w] = notif.Resp{ID: n.ID, Error: -int32(unix.ENOSYS)}
+		s.report(s.n.Send(&s.scratch[w]))
 		return
 	}
 	c := newCtx(n, s.n, s.t.arch, s)
@@ -321,11 +327,14 @@ func (s *server) send(c *Ctx, a Action) error {
 	id := c.n.ID
 	switch a.kind {
 	case KindContinue:
-		return s.n.Send(&notif.Resp{ID: id, Flags: notif.RespFlagContinue})
+		c.resp = notif.Resp{ID: id, Flags: notif.RespFlagContinue}
+		return s.n.Send(&c.resp)
 	case KindErrno:
-		return s.n.Send(&notif.Resp{ID: id, Error: -int32(a.value)})
+		c.resp = notif.Resp{ID: id, Error: -int32(a.value)}
+		return s.n.Send(&c.resp)
 	case KindReturnValue:
-		return s.n.Send(&notif.Resp{ID: id, Val: a.value})
+		c.resp = notif.Resp{ID: id, Val: a.value}
+		return s.n.Send(&c.resp)
 	case KindKill:
 		err := killTask(s.n, int(c.n.Pid), id)
 		// The task is dying; the answer only matters if the kill failed.
