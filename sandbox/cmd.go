@@ -332,55 +332,79 @@ func helperError(msg string) error {
 
 // fetchListener copies the helper's listener fd into this process once the
 // helper has installed its filter. The helper cannot send it: any syscall
-// it makes after the install may be trapped, and nobody could answer.
+// it makes after the install may be trapped, and nobody could answer. It
+// writes installingMark just before installing, or an error instead.
 func fetchListener(pid int, status *os.File) (int, error) {
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return -1, fmt.Errorf("pidfd_open: %w", err)
 	}
 	defer unix.Close(pidfd)
+	exited := errors.New("helper exited before installing its filter")
+
+	// Wait for the mark, an error, or the helper's death.
+	fds := []unix.PollFd{
+		{Fd: int32(status.Fd()), Events: unix.POLLIN},
+		{Fd: int32(pidfd), Events: unix.POLLIN},
+	}
+	for {
+		n, err := unix.Poll(fds, int(listenerTimeout/time.Millisecond))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, fmt.Errorf("poll helper: %w", err)
+		}
+		if n == 0 {
+			return -1, fmt.Errorf("helper did not start within %s", listenerTimeout)
+		}
+		break
+	}
+	var mark [1]byte
+	if n, _ := status.Read(mark[:]); n == 0 {
+		return -1, exited
+	}
+	if mark[0] != installingMark {
+		rest, _ := io.ReadAll(status)
+		return -1, helperError(string(mark[:]) + string(rest))
+	}
+
+	// The install takes microseconds: look for the listener.
 	fdDir := "/proc/" + strconv.Itoa(pid) + "/fd"
 	deadline := time.Now().Add(listenerTimeout)
-	wait := 20 * time.Microsecond
-	for {
+	for wait := time.Microsecond; ; {
 		if n, ok := findListenerFD(fdDir); ok {
 			fd, err := unix.PidfdGetfd(pidfd, n, 0)
 			if err != nil {
 				return -1, fmt.Errorf("pidfd_getfd: %w", err)
 			}
-			if !isListener(fd) {
-				unix.Close(fd)
-				continue // the number was reused in between
+			if isListener(fd) {
+				return fd, nil
 			}
-			return fd, nil
+			unix.Close(fd) // the number was reused in between
+			continue
 		}
-		// Has the helper given up, or exited?
-		fds := []unix.PollFd{
-			{Fd: int32(status.Fd()), Events: unix.POLLIN},
-			{Fd: int32(pidfd), Events: unix.POLLIN},
-		}
-		n, err := unix.Poll(fds, int(wait/time.Millisecond))
-		if err != nil && err != unix.EINTR {
-			return -1, fmt.Errorf("poll helper: %w", err)
-		}
-		if n > 0 && fds[0].Revents != 0 {
-			msg, _ := io.ReadAll(status)
-			if len(msg) > 0 {
+		if pfd := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}; pollNow(pfd) {
+			// It exited; an error may be waiting on the status pipe.
+			if msg, _ := io.ReadAll(status); len(msg) > 0 {
 				return -1, helperError(string(msg))
 			}
-			return -1, errors.New("helper exited before installing its filter")
-		}
-		if n > 0 && fds[1].Revents != 0 {
-			return -1, errors.New("helper exited before installing its filter")
-		}
-		if wait < time.Millisecond {
-			time.Sleep(wait)
-			wait *= 2
+			return -1, exited
 		}
 		if time.Now().After(deadline) {
 			return -1, fmt.Errorf("helper did not install its filter within %s", listenerTimeout)
 		}
+		time.Sleep(wait)
+		if wait < time.Millisecond {
+			wait *= 2
+		}
 	}
+}
+
+// pollNow reports whether any of fds is ready, without waiting.
+func pollNow(fds []unix.PollFd) bool {
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0
 }
 
 const listenerLink = "anon_inode:seccomp notify"

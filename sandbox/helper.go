@@ -21,8 +21,12 @@ const (
 	helperEnv = "SANDLOCK_GO_HELPER"
 	// Descriptors of the helper, passed as ExtraFiles.
 	configFD = 3 // read: the helperConfig as JSON
-	statusFD = 4 // write: an error message before execve; EOF at execve
+	statusFD = 4 // write: installingMark, then an error message or EOF at execve
 )
+
+// installingMark tells the supervisor that the filter is being installed, so
+// it can start looking for the listener without waiting blindly.
+const installingMark = '+'
 
 // Exit codes of the helper when it cannot start the target.
 const (
@@ -89,6 +93,9 @@ func runHelper() {
 	prog, err := seccomp.UnmarshalProgram(cfg.Program)
 	if err != nil {
 		helperFail(status, exitSetupFailed, err)
+	}
+	if _, err := status.Write([]byte{installingMark}); err != nil {
+		helperFail(status, exitSetupFailed, fmt.Errorf("report to supervisor: %w", err))
 	}
 	// Everything the target needs is ready: from here on, every syscall
 	// of this thread may be trapped, and the supervisor answers them
