@@ -165,7 +165,7 @@ func throughputPlot(tp *throughput) (*plot.Plot, error) {
 	p.Title.Text = "Throughput: trapped getppid calls per second (median)"
 	p.X.Label.Text = "victim threads"
 	p.Y.Label.Text = "calls/s"
-	p.Legend.Top = true
+	p.Legend.Left = true
 	for _, sup := range []struct {
 		name string
 		c    color.Color
@@ -185,6 +185,7 @@ func throughputPlot(tp *throughput) (*plot.Plot, error) {
 	}
 	p.Y.Min = 0
 	p.X.Min = 0
+	p.Y.Tick.Marker = groupedTicks{}
 	var ticks []plot.Tick
 	for _, n := range tp.threads {
 		ticks = append(ticks, plot.Tick{Value: float64(n), Label: strconv.Itoa(n)})
@@ -211,7 +212,7 @@ func barPlot(title string, s samples, names, labels []string, scale float64) (*p
 		texts = append(texts, fmt.Sprintf(" %.1f", v))
 	}
 	for i := range vals {
-		bars, err := plotter.NewBarChart(single(vals, i), vg.Points(18))
+		bars, err := plotter.NewBarChart(single(vals, i), vg.Points(26))
 		if err != nil {
 			return nil, err
 		}
@@ -239,7 +240,9 @@ func startupLabels(names []string) []string {
 		case cfgStartBare:
 			out[i] = "bare (os/exec)"
 		case cfgStartLibrary:
-			out[i] = "sandlock-go library"
+			out[i] = "sandlock-go library, minimal program"
+		case cfgStartBench:
+			out[i] = "sandlock-go library, bench binary"
 		case cfgStartCLI:
 			out[i] = "sandlock-go CLI"
 		case cfgStartBwrap:
@@ -249,4 +252,17 @@ func startupLabels(names []string) []string {
 		}
 	}
 	return out
+}
+
+// groupedTicks are the default ticks labelled with thousands separators.
+type groupedTicks struct{}
+
+func (groupedTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = num(ts[i].Value, 0)
+		}
+	}
+	return ts
 }

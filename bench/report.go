@@ -52,7 +52,7 @@ func (r *results) targets() []target {
 		}
 	}
 	if r.startup != nil {
-		for _, name := range []string{cfgStartLibrary, cfgStartCLI} {
+		for _, name := range []string{cfgStartLibrary, cfgStartBench, cfgStartCLI} {
 			if !slices.Contains(r.startup.names, name) {
 				continue
 			}
@@ -239,7 +239,9 @@ func (r *results) startupTable() *table {
 		title: "Start-up",
 		intro: fmt.Sprintf("Wall time of running `/bin/true` to its end, median of %d runs per configuration "+
 			"(interleaved, after 2 warm-up rounds). sandlock-go re-executes the supervising program as a helper "+
-			"that installs the filter and executes the command.", r.set.startupRuns),
+			"that installs the filter and executes the command, so the start-up of that program is part of the "+
+			"figure: *minimal program* is `bench/launcher` (the sandbox and nothing else), *in the bench* is this "+
+			"benchmark's own binary, larger and with the plotting library's package initializers.", r.set.startupRuns),
 		header: []string{"configuration", "median ms", "over bare", "x bare"},
 	}
 	for _, name := range st.names {
