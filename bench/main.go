@@ -45,7 +45,7 @@ type settings struct {
 func fullSettings() settings {
 	return settings{
 		rounds: 7, fastCalls: 1_000_000, slowCalls: 20_000, straceCalls: 3_000,
-		tpRounds: 3, tpDuration: time.Second, threads: []int{1, 2, 4, 8},
+		tpRounds: 5, tpDuration: 600 * time.Millisecond, threads: []int{1, 2, 4, 8},
 		pyRounds: 11, startupRuns: 50, benchtime: "1s",
 	}
 }

@@ -99,19 +99,19 @@ func runPerCall(set settings, victim, strace string) (*perCall, error) {
 	cfgs = add(cfgs, config{cfgSLReturn, func() (float64, error) {
 		return nsPerCall(runSandlock(returnHandler, nil, victim, "loop", "-n", slow, "-want", "777"))
 	}})
-	sparse := strconv.Itoa(max(set.slowCalls/10, 200))
-	cfgs = add(cfgs, config{cfgRefSparse, func() (float64, error) {
-		return nsPerCall(runReference(victim, 1, refReturn, "loop", "-n", sparse, "-gap", sparseGap, "-want", "777"))
-	}})
-	cfgs = add(cfgs, config{cfgSLSparse, func() (float64, error) {
-		return nsPerCall(runSandlock(returnHandler, nil, victim, "loop", "-n", sparse, "-gap", sparseGap, "-want", "777"))
-	}})
 	cfgs = add(cfgs, config{cfgSLContinue, func() (float64, error) {
 		return nsPerCall(runSandlock(continueHandler, nil, victim, "loop", "-n", slow))
 	}})
 	cfgs = add(cfgs, config{cfgSLReadStr, func() (float64, error) {
 		return nsPerCall(runSandlock(readStringHandler, nil, victim,
 			"loop", "-n", slow, "-path", benchPath, "-want", strconv.Itoa(len(benchPath))))
+	}})
+	sparse := strconv.Itoa(max(set.slowCalls/10, 200))
+	cfgs = add(cfgs, config{cfgRefSparse, func() (float64, error) {
+		return nsPerCall(runReference(victim, 1, refReturn, "loop", "-n", sparse, "-gap", sparseGap, "-want", "777"))
+	}})
+	cfgs = add(cfgs, config{cfgSLSparse, func() (float64, error) {
+		return nsPerCall(runSandlock(returnHandler, nil, victim, "loop", "-n", sparse, "-gap", sparseGap, "-want", "777"))
 	}})
 	if strace == "" {
 		res.straceSkipped = "strace is not available"

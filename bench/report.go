@@ -150,8 +150,15 @@ func (r *results) perCallTable() *table {
 	t.notes = append(t.notes, fmt.Sprintf("%d rounds; %s calls per victim without a supervisor, %s under one, %s under strace.",
 		r.set.rounds, num(float64(r.set.fastCalls), 0), num(float64(r.set.slowCalls), 0), num(float64(r.set.straceCalls), 0)))
 	t.notes = append(t.notes, "BPF insns: instructions the program executes for getppid, by seccomp.Program.EvaluateSteps.")
+	t.notes = append(t.notes, fmt.Sprintf("Where sandlock-go ReturnValue loses to the reference (%s in all): waiting in poll() "+
+		"before each RECV, as notif.Listener does so that Shutdown can wake it, costs %s (reference + poll() / reference); "+
+		"the rest, the dispatcher (per-notification timer, Ctx, token), %s (sandlock-go / reference + poll()).",
+		ratio(p.s.ratio(cfgSLReturn, cfgRefReturn)), ratio(p.s.ratio(cfgRefPoll, cfgRefReturn)), ratio(p.s.ratio(cfgSLReturn, cfgRefPoll))))
 	if p.straceSkipped != "" {
 		t.notes = append(t.notes, "strace skipped: "+p.straceSkipped)
+	} else {
+		t.notes = append(t.notes, fmt.Sprintf("strace / reference supervisor: %s: the bound on how much faster than "+
+			"ptrace any supervisor can be here.", ratio(p.s.ratio(cfgStrace, cfgRefReturn))))
 	}
 	return t
 }
