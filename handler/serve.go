@@ -81,6 +81,12 @@ type server struct {
 	// no Ctx, so that answering does not allocate.
 	scratch []notif.Resp
 
+	workers        []workerState
+	epoch          time.Time
+	lastStart      atomic.Int64
+	watchdogParked atomic.Bool
+	wakeWatchdog   chan struct{}
+
 	// recvToken holds the right to receive while no worker has it: one
 	// worker at a time waits in Recv, because the kernel wakes every
 	// waiter of a listener for each notification.
@@ -118,6 +124,9 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	s.scratch = make([]notif.Resp, workers)
 	s.recvToken = make(chan struct{}, 1)
 	s.recvToken <- struct{}{}
+	s.workers = make([]workerState, workers)
+	s.epoch = time.Now()
+	s.wakeWatchdog = make(chan struct{}, 1)
 
 	if l, ok := n.(interface{ SetSyncWakeUp() error }); ok {
 		// Best effort: older kernels work, only slower.
@@ -147,6 +156,11 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 			stop(s.work(w))
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.watchdog()
+	}()
 	allDone := make(chan struct{})
 	go func() {
 		wg.Wait()
@@ -188,22 +202,29 @@ const (
 	stateHandedOff
 )
 
+// idleAfter is how long without a notification before the watchdog stops
+// ticking.
+const idleAfter = 20 * time.Millisecond
+
+// workerState is what the watchdog sees of a worker.
+type workerState struct {
+	state atomic.Int32
+	// busySince is when the worker started its current dispatch, on
+	// s.clock, 0 when it is not dispatching.
+	busySince atomic.Int64
+}
+
+// clock returns monotonic nanoseconds since Serve started, never 0.
+func (s *server) clock() int64 { return int64(time.Since(s.epoch)) + 1 }
+
 // work is one worker: wait for the receive token, then receive and
-// dispatch until a handler runs long enough that the token was handed to
-// another worker. It returns the receive error that ended it, nil when
-// Serve stopped first.
+// dispatch until a handler runs long enough that the watchdog handed the
+// token to another worker. It returns the receive error that ended it, nil
+// when Serve stopped first.
 func (s *server) work(w int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var state atomic.Int32
-	handoff := time.AfterFunc(time.Hour, func() {
-		if state.CompareAndSwap(stateBusy, stateHandedOff) {
-			s.recvToken <- struct{}{}
-		}
-	})
-	handoff.Stop()
-	defer handoff.Stop()
-	after := s.opts.handoffAfter()
+	ws := &s.workers[w]
 	var n notif.Notif
 	for {
 		select {
@@ -216,14 +237,67 @@ func (s *server) work(w int) error {
 				s.recvToken <- struct{}{} // let the others see it too
 				return err
 			}
-			state.Store(stateBusy)
-			handoff.Reset(after)
+			now := s.clock()
+			ws.state.Store(stateBusy)
+			ws.busySince.Store(now)
+			s.lastStart.Store(now)
+			if s.watchdogParked.Load() && s.watchdogParked.CompareAndSwap(true, false) {
+				select {
+				case s.wakeWatchdog <- struct{}{}:
+				default:
+				}
+			}
 			s.dispatch(w, &n)
-			handoff.Stop()
-			if !state.CompareAndSwap(stateBusy, stateIdle) {
+			ws.busySince.Store(0)
+			if !ws.state.CompareAndSwap(stateBusy, stateIdle) {
 				break // another worker receives now
 			}
 		}
+	}
+}
+
+// watchdog hands the receive token to another worker when a handler has run
+// for HandoffAfter. It ticks only while notifications arrive and parks after
+// idleAfter without one, so that an idle supervisor costs nothing and a busy
+// one pays two atomic stores per notification instead of a timer.
+func (s *server) watchdog() {
+	after := s.opts.handoffAfter()
+	timer := time.NewTimer(after)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.stopped:
+			return
+		case <-timer.C:
+		}
+		now := s.clock()
+		busy := false
+		for i := range s.workers {
+			ws := &s.workers[i]
+			since := ws.busySince.Load()
+			if since == 0 || ws.state.Load() != stateBusy {
+				continue
+			}
+			if now-since >= int64(after) && ws.state.CompareAndSwap(stateBusy, stateHandedOff) {
+				s.recvToken <- struct{}{}
+				continue
+			}
+			busy = true
+		}
+		if !busy && now-s.lastStart.Load() > int64(idleAfter) {
+			s.watchdogParked.Store(true)
+			// A worker that started after the check above sees parked
+			// and wakes us; one that started before is seen here.
+			if s.clock()-s.lastStart.Load() > int64(idleAfter) {
+				select {
+				case <-s.stopped:
+					return
+				case <-s.wakeWatchdog:
+				}
+			}
+			s.watchdogParked.Store(false)
+		}
+		timer.Reset(after)
 	}
 }
 
