@@ -146,11 +146,13 @@ func ReadCStringRaw(pid int, addr uint64, max int) (string, error) {
 	}
 	var out []byte
 	var page [4096]byte
+	// Most strings are short paths: read a small first chunk, then grow;
+	// a chunk never crosses a page boundary.
+	limit := uint64(firstChunk)
 	for cur := addr; ; {
 		chunk := pageSize - cur%pageSize
-		if chunk > uint64(len(page)) {
-			chunk = uint64(len(page))
-		}
+		chunk = min(chunk, uint64(len(page)), limit)
+		limit *= 4
 		// Read one byte past max so that a string of exactly max bytes
 		// still shows its terminator.
 		if left := uint64(max + 1 - len(out)); chunk > left {
@@ -172,6 +174,9 @@ func ReadCStringRaw(pid int, addr uint64, max int) (string, error) {
 		}
 	}
 }
+
+// firstChunk is the size of the first read of a C string.
+const firstChunk = 256
 
 // checkRange rejects NULL and ranges that wrap around the address space
 // before any syscall is made.
