@@ -150,10 +150,11 @@ func (r *results) perCallTable() *table {
 	t.notes = append(t.notes, fmt.Sprintf("%d rounds; %s calls per victim without a supervisor, %s under one, %s under strace.",
 		r.set.rounds, num(float64(r.set.fastCalls), 0), num(float64(r.set.slowCalls), 0), num(float64(r.set.straceCalls), 0)))
 	t.notes = append(t.notes, "BPF insns: instructions the program executes for getppid, by seccomp.Program.EvaluateSteps.")
-	t.notes = append(t.notes, fmt.Sprintf("Where sandlock-go ReturnValue loses to the reference (%s in all): waiting in poll() "+
-		"before each RECV, as notif.Listener does so that Shutdown can wake it, costs %s (reference + poll() / reference); "+
-		"the rest, the dispatcher (per-notification timer, Ctx, token), %s (sandlock-go / reference + poll()).",
-		ratio(p.s.ratio(cfgSLReturn, cfgRefReturn)), ratio(p.s.ratio(cfgRefPoll, cfgRefReturn)), ratio(p.s.ratio(cfgSLReturn, cfgRefPoll))))
+	t.notes = append(t.notes, fmt.Sprintf("sandlock-go / reference: %s. The sandbox runner waits in a blocking RECV "+
+		"(notif.Listener.SetBlockingRecv, safe because the run ends by killing its whole process group); a poll() before each "+
+		"RECV, which a Listener needs to be woken by Shutdown, would cost %s (reference + poll() / reference). The rest is "+
+		"the dispatcher (Ctx, receive token, watchdog stores, the handler call).",
+		ratio(p.s.ratio(cfgSLReturn, cfgRefReturn)), ratio(p.s.ratio(cfgRefPoll, cfgRefReturn))))
 	if p.straceSkipped != "" {
 		t.notes = append(t.notes, "strace skipped: "+p.straceSkipped)
 	} else {
