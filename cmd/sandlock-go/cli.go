@@ -43,6 +43,10 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
 		return runMain(rest, stdin, stdout, stderr)
+	case "trace":
+		return traceMain(rest, stdin, stdout, stderr)
+	case "learn":
+		return learnMain(rest, stdin, stdout, stderr)
 	case "check":
 		return checkMain(rest, stdout, stderr)
 	case "syscalls":
@@ -53,24 +57,28 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, os.Getppid())
 		return 0
 	default:
-		return fail(stderr, usagef("unknown command %q (want run, check or syscalls; see sandlock-go --help)", cmd))
+		return fail(stderr, usagef("unknown command %q (want %s; see sandlock-go --help)", cmd, commandNames))
 	}
 }
 
 func helpMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stdout, mainUsage+"\n"+runUsage+"\n"+checkUsage+"\n"+syscallsUsage)
+		fmt.Fprint(stdout, mainUsage+"\n"+runUsage+"\n"+traceUsage+"\n"+learnUsage+"\n"+checkUsage+"\n"+syscallsUsage)
 		return 0
 	}
 	switch args[0] {
 	case "run":
 		fmt.Fprint(stdout, runUsage)
+	case "trace":
+		fmt.Fprint(stdout, traceUsage)
+	case "learn":
+		fmt.Fprint(stdout, learnUsage)
 	case "check":
 		fmt.Fprint(stdout, checkUsage)
 	case "syscalls":
 		fmt.Fprint(stdout, syscallsUsage)
 	default:
-		return fail(stderr, usagef("help: unknown command %q (want run, check or syscalls)", args[0]))
+		return fail(stderr, usagef("help: unknown command %q (want %s)", args[0], commandNames))
 	}
 	return 0
 }
@@ -85,13 +93,18 @@ func fail(stderr io.Writer, err error) int {
 	return exitFailure
 }
 
+// commandNames lists the commands for error messages.
+const commandNames = "run, trace, learn, check or syscalls"
+
 const mainUsage = `Usage:
   sandlock-go run [flags] [--] PROGRAM [ARGS...]   run PROGRAM under supervision
+  sandlock-go trace [flags] [--] PROGRAM [ARGS...] print PROGRAM's syscalls, strace-like
+  sandlock-go learn -o FILE [--] PROGRAM [ARGS...] write a profile of what PROGRAM does
   sandlock-go check                                probe the kernel, test supervision
   sandlock-go syscalls [--arch ARCH]               print the syscall table
   sandlock-go help [COMMAND]                       print this help, or a command's
 
-Exit status of run: PROGRAM's (128+N when signal N killed it); 2 for a bad
-command line; 125 when the sandbox could not start PROGRAM; 126 when PROGRAM
-is not executable; 127 when it is not found.
+Exit status of run, trace and learn: PROGRAM's (128+N when signal N killed
+it); 2 for a bad command line; 125 when the sandbox could not start PROGRAM;
+126 when PROGRAM is not executable; 127 when it is not found.
 `

@@ -229,7 +229,7 @@ func TestCLIErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{[]string{"frob"}, 2, `sandlock-go: unknown command "frob" (want run, check or syscalls; see sandlock-go --help)` + "\n"},
+		{[]string{"frob"}, 2, `sandlock-go: unknown command "frob" (want run, trace, learn, check or syscalls; see sandlock-go --help)` + "\n"},
 		{[]string{"run", "--on", "opnat=continue", "--", "true"}, 2, `sandlock-go: --on opnat=continue: unknown syscall "` + "opnat" + `" on ` + syscalls.Native().String() + "\n"},
 		{[]string{"run"}, 2, "sandlock-go: run: no program given (usage: sandlock-go run [flags] -- PROGRAM [ARGS...])\n"},
 		{[]string{"run", "--", "/nonexistent/prog"}, 127, "sandlock-go: run: /nonexistent/prog: not found\n"},
@@ -239,7 +239,16 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"syscalls", "--arch", "sparc"}, 2, `sandlock-go: syscalls --arch sparc: unknown architecture "sparc" (want x86_64, aarch64 or riscv64)` + "\n"},
 		{[]string{"syscalls", "extra"}, 2, `sandlock-go: syscalls: unexpected argument "extra"` + "\n"},
 		{[]string{"check", "--frob"}, 2, "sandlock-go: check: flag provided but not defined: -frob (see sandlock-go check --help)\n"},
-		{[]string{"help", "frob"}, 2, `sandlock-go: help: unknown command "frob" (want run, check or syscalls)` + "\n"},
+		{[]string{"help", "frob"}, 2, `sandlock-go: help: unknown command "frob" (want run, trace, learn, check or syscalls)` + "\n"},
+		{[]string{"trace"}, 2, "sandlock-go: trace: no program given (usage: sandlock-go trace [flags] -- PROGRAM [ARGS...])\n"},
+		{[]string{"trace", "--syscalls", "opnat", "--", "true"}, 2, `sandlock-go: --syscalls opnat: "opnat" is neither a syscall on ` + syscalls.Native().String() + " nor a family (exec, file, network, process)\n"},
+		{[]string{"trace", "-o", "/nonexistent/dir/out", "--", "true"}, 2, "sandlock-go: -o /nonexistent/dir/out: no such file or directory\n"},
+		{[]string{"trace", "--", "/nonexistent/prog"}, 127, "sandlock-go: trace: /nonexistent/prog: not found\n"},
+		{[]string{"learn", "-o", "/dev/null", "--", "/nonexistent/prog"}, 127, "sandlock-go: learn: /nonexistent/prog: not found\n"},
+		{[]string{"learn", "--", "true"}, 2, "sandlock-go: learn: -o FILE is required\n"},
+		{[]string{"learn", "-o", "x.toml"}, 2, "sandlock-go: learn: no program given (usage: sandlock-go learn -o FILE -- PROGRAM [ARGS...])\n"},
+		{[]string{"learn", "-o", "/nonexistent/dir/p.toml", "--", "true"}, 2, "sandlock-go: -o /nonexistent/dir/p.toml: no such file or directory\n"},
+		{[]string{"run", "--allow-path", "etc", "--", "true"}, 2, `sandlock-go: --allow-path etc: path pattern "etc" is not absolute` + "\n"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -261,11 +270,11 @@ func TestCLIHelp(t *testing.T) {
 		code, stdout, stderr := cliRun(args...)
 		require.Equal(t, 0, code)
 		require.Empty(t, stderr)
-		for _, u := range []string{mainUsage, runUsage, checkUsage, syscallsUsage} {
+		for _, u := range []string{mainUsage, runUsage, traceUsage, learnUsage, checkUsage, syscallsUsage} {
 			require.Contains(t, stdout, u)
 		}
 	}
-	for cmd, usage := range map[string]string{"run": runUsage, "check": checkUsage, "syscalls": syscallsUsage} {
+	for cmd, usage := range map[string]string{"run": runUsage, "trace": traceUsage, "learn": learnUsage, "check": checkUsage, "syscalls": syscallsUsage} {
 		for _, args := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {"help", cmd}} {
 			code, stdout, stderr := cliRun(args...)
 			require.Equal(t, 0, code, args)
@@ -290,24 +299,33 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	require.NoError(t, err)
 	var names []string
 	newRunFlags().fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	require.Len(t, names, 9)
-	for _, name := range names {
-		spelled := flagSpelling(name)
-		i := strings.Index(runUsage, "\n  "+spelled+" ")
-		if i < 0 {
-			i = strings.Index(runUsage, "\n  "+spelled+"\n")
-		}
-		require.GreaterOrEqual(t, i, 0, "run --help does not document %s", spelled)
-		entry := runUsage[i+1:]
-		if next := strings.Index(entry[3:], "\n  -"); next >= 0 {
-			entry = entry[:next+3]
-		}
-		require.Contains(t, entry, "e.g. ", "run --help has no example for %s", spelled)
-		require.Contains(t, string(doc), "`"+spelled, "docs/cli.md does not document %s", spelled)
-	}
+	require.Len(t, names, 16)
+	checkFlags(t, "run", runUsage, names, string(doc))
+	checkFlags(t, "trace", traceUsage, []string{"syscalls", "json", "o"}, string(doc))
+	checkFlags(t, "learn", learnUsage, []string{"o"}, string(doc))
 	require.Contains(t, string(doc), "--arch")
 	require.Contains(t, syscallsUsage, "e.g. ")
 	require.Contains(t, checkUsage, "e.g. ")
+}
+
+// checkFlags checks that usage describes each flag with an example and
+// that doc names it.
+func checkFlags(t *testing.T, cmd, usage string, names []string, doc string) {
+	t.Helper()
+	for _, name := range names {
+		spelled := flagSpelling(name)
+		i := strings.Index(usage, "\n  "+spelled+" ")
+		if i < 0 {
+			i = strings.Index(usage, "\n  "+spelled+"\n")
+		}
+		require.GreaterOrEqual(t, i, 0, "%s --help does not document %s", cmd, spelled)
+		entry := usage[i+1:]
+		if next := strings.Index(entry[3:], "\n  -"); next >= 0 {
+			entry = entry[:next+3]
+		}
+		require.Contains(t, entry, "e.g. ", "%s --help has no example for %s", cmd, spelled)
+		require.Contains(t, doc, "`"+spelled, "docs/cli.md does not document %s", spelled)
+	}
 }
 
 func TestSyscallsCommand(t *testing.T) {

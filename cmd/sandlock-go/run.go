@@ -17,8 +17,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sandlock-go/sandlock-go/cmd/sandlock-go/internal/trace"
 	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/audit"
 	"github.com/sandlock-go/sandlock-go/sandbox"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -62,11 +62,47 @@ Flags:
         Fail when the kernel cannot enforce every Landlock right, instead of
         enforcing what it can (needs -r or -w).
         e.g. -r /usr --landlock-strict
+  --allow-path PATH
+        Open files only beneath PATH (repeatable): the supervisor performs
+        every open, openat, openat2 and creat itself, checks the canonical
+        path of what it opened, and fails the others with EACCES. PATH is
+        absolute; a plain path covers itself and everything beneath it, one
+        with *, ? or [ is a glob.
+        e.g. --allow-path /usr --allow-path /etc/hostname
+  --deny-path PATH
+        Fail opens beneath PATH with EACCES (repeatable; wins over
+        --allow-path; alone, everything else is allowed).
+        e.g. --deny-path /etc/shadow --deny-path '/home/*/.ssh'
+  --allow-exec PATH
+        Let execve and execveat run only programs beneath PATH (repeatable);
+        others fail with EACCES. Not race-free against a hostile
+        multi-threaded program: add -r for that.
+        e.g. --allow-exec /usr/bin/cat
+  --max-processes N
+        Let at most N processes of the run exist at once (1..1048576);
+        fork, vfork and clone beyond fail with EAGAIN.
+        e.g. --max-processes 4
+  --allow-connect HOST:PORT
+        Let connect reach only HOST:PORT (repeatable); others fail with
+        ECONNREFUSED. HOST is an IP address, a name (resolved once) or *;
+        PORT a number or *. IPv6 in brackets: [::1]:80. Unix sockets are not
+        affected.
+        e.g. --allow-connect 127.0.0.1:8080 --allow-connect '*:443'
+  --allow-bind PORT
+        Let bind use only PORT, or HOST:PORT (repeatable); others fail with
+        EACCES.
+        e.g. --allow-bind 8080
+  --profile FILE
+        Enforce a profile written by sandlock-go learn: opens of exactly its
+        files, opendir of its directories, execs of exactly its programs,
+        connects and binds of exactly its endpoints, its process limit. The
+        flags above add to it (--max-processes replaces its limit).
+        e.g. --profile cat.toml
   --trace FILE
         Write one JSON line per trapped syscall to FILE ("-" for stderr): time,
-        pid, syscall, nr, args (6 hex strings), path (for path syscalls),
-        action, latency_ns. Only trapped syscalls are traced: those with an
-        --on rule, and execve (always trapped).
+        pid, syscall, nr, args (6 hex strings), decoded arguments, path (for
+        path syscalls), action, latency_ns. Only trapped syscalls are traced:
+        those with an --on rule or a policy flag, and execve (always trapped).
         e.g. --trace - --on openat=continue
   --on-exception POLICY
         What a trapped syscall gets when its --on handler fails: kill
@@ -88,6 +124,7 @@ const maxWorkers = 1024
 // runConfig is a parsed run command line.
 type runConfig struct {
 	Rules       []OnRule
+	Policies    []registration // after Rules in each chain
 	Policy      sandbox.Policy
 	OnException handler.ExceptionPolicy
 	Workers     int    // 0: the default
@@ -113,6 +150,7 @@ type runFlags struct {
 	denyDefault, strict bool
 	trace, onException  string
 	workers             string
+	policy              policyFlags
 }
 
 func newRunFlags() *runFlags {
@@ -129,6 +167,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.trace, "trace", "", "trace file")
 	fs.StringVar(&f.onException, "on-exception", "kill", "exception policy")
 	fs.StringVar(&f.workers, "workers", "", "number of workers")
+	f.policy.declare(fs)
 	return f
 }
 
@@ -153,6 +192,29 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 		handled[r.Syscall] = true
 	}
 
+	var prof *Profile
+	if f.policy.profile != "" {
+		var err error
+		if prof, err = loadProfile(f.policy.profile); err != nil {
+			return nil, err
+		}
+	} else if flagGiven(f.fs, "profile") {
+		return nil, usagef("--profile: want a file name")
+	}
+	regs, err := buildPolicies(&f.policy, prof, arch)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Policies = regs
+	policyOf := map[string]string{}
+	for _, r := range regs {
+		for _, n := range r.syscalls {
+			if _, ok := policyOf[n]; !ok {
+				policyOf[n] = r.flag
+			}
+		}
+	}
+
 	for _, s := range f.deny {
 		names, err := ParseDeny(s, arch)
 		if err != nil {
@@ -164,6 +226,8 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 				return nil, usagef("--deny %s: execve cannot be denied: the sandbox starts the program with it (use --on execve=...)", s)
 			case handled[n]:
 				return nil, usagef("--deny %s: %s also has an --on rule", s, n)
+			case policyOf[n] != "":
+				return nil, usagef("--deny %s: %s is also decided by %s", s, n, policyOf[n])
 			case !slices.Contains(cfg.Policy.Deny, n):
 				cfg.Policy.Deny = append(cfg.Policy.Deny, n)
 			}
@@ -171,7 +235,7 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 	}
 	if f.denyDefault {
 		for _, n := range sandbox.DefaultDenyList() {
-			if !handled[n] && !slices.Contains(cfg.Policy.Deny, n) {
+			if !handled[n] && policyOf[n] == "" && !slices.Contains(cfg.Policy.Deny, n) {
 				cfg.Policy.Deny = append(cfg.Policy.Deny, n)
 			}
 		}
@@ -244,6 +308,13 @@ func newCommand(cfg *runConfig, observe func(*handler.Ctx, handler.Action, time.
 			return nil, usagef("--on %s: %v", r, err)
 		}
 	}
+	for _, reg := range cfg.Policies {
+		for _, name := range reg.syscalls {
+			if err := cmd.Handle(name, reg.h); err != nil {
+				return nil, usagef("%s: %s: %v", reg.flag, name, err)
+			}
+		}
+	}
 	cmd.ServeOptions = &handler.Options{Workers: cfg.Workers, Observe: observe}
 	return cmd, nil
 }
@@ -257,15 +328,15 @@ func ruleHandler(r OnRule, p handler.ExceptionPolicy) handler.Handler {
 
 // resolveProgram finds the program as the sandbox will, to tell "not
 // found" (127) and "not executable" (126) from other failures.
-func resolveProgram(name string) (int, error) {
+func resolveProgram(command, name string) (int, error) {
 	_, err := exec.LookPath(name)
 	switch {
 	case err == nil:
 		return 0, nil
 	case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
-		return exitNotFound, fmt.Errorf("run: %s: not found", name)
+		return exitNotFound, fmt.Errorf("%s: %s: not found", command, name)
 	default:
-		return exitNotExec, fmt.Errorf("run: %s: not executable", name)
+		return exitNotExec, fmt.Errorf("%s: %s: not executable", command, name)
 	}
 }
 
@@ -278,12 +349,12 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	if code, err := resolveProgram(cfg.Program[0]); err != nil {
+	if code, err := resolveProgram("run", cfg.Program[0]); err != nil {
 		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
 		return code
 	}
 
-	var tw *trace.Writer
+	var tw *audit.Recorder
 	if cfg.Trace != "" {
 		out := stderr
 		if cfg.Trace != "-" {
@@ -294,7 +365,7 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			defer f.Close()
 			out = f
 		}
-		tw = trace.NewWriter(out)
+		tw = audit.New(out, nil)
 	}
 	var observe func(*handler.Ctx, handler.Action, time.Duration)
 	if tw != nil {

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/audit"
+	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
+	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
+	"github.com/sandlock-go/sandlock-go/sandbox"
+	"github.com/sandlock-go/sandlock-go/syscalls"
+)
+
+const learnUsage = `Usage: sandlock-go learn -o FILE [--] PROGRAM [ARGS...]
+
+Run PROGRAM, allowing everything, and write to FILE a profile of what it did
+(TOML): the canonical paths it opened (and tried to open), the directories
+it listed, the programs it executed, the addresses it connected to and bound,
+and the most processes it had at once. Enforce the profile with
+
+  sandlock-go run --profile FILE -- PROGRAM [ARGS...]
+
+which allows exactly that. Review the profile before relying on it: what a
+run did not do, it cannot do under the profile (a file created under a new
+name each run, say).
+
+The exit status is PROGRAM's; the profile is written whatever it is.
+
+Flags:
+  -o FILE
+        Where to write the profile (created or truncated). Required.
+        e.g. -o cat.toml
+  -h, --help
+        Print this help.
+
+Example:
+  sandlock-go learn -o cat.toml -- cat /etc/hostname
+  sandlock-go run --profile cat.toml -- cat /etc/hostname
+`
+
+type learnConfig struct {
+	Output  string
+	Program []string
+}
+
+func parseLearn(args []string) (*learnConfig, error) {
+	fs := flag.NewFlagSet("learn", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	cfg := &learnConfig{}
+	fs.StringVar(&cfg.Output, "o", "", "profile file")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, usagef("learn: %v (see sandlock-go learn --help)", err)
+	}
+	if cfg.Output == "" {
+		return nil, usagef("learn: -o FILE is required")
+	}
+	cfg.Program = fs.Args()
+	if len(cfg.Program) == 0 {
+		return nil, usagef("learn: no program given (usage: sandlock-go learn -o FILE -- PROGRAM [ARGS...])")
+	}
+	return cfg, nil
+}
+
+// learner collects what a run does.
+type learner struct {
+	mu                     sync.Mutex
+	files, dirs, execs     map[string]bool
+	connects, binds        map[string]bool
+	peak                   int
+	pending                map[int]time.Time // as proclimit counts
+	countErr               error
+	filesPolicy, dirPolicy *pathpolicy.OpenPolicy
+}
+
+func newLearner() (*learner, error) {
+	l := &learner{
+		files: map[string]bool{}, dirs: map[string]bool{}, execs: map[string]bool{},
+		connects: map[string]bool{}, binds: map[string]bool{},
+		peak: 1, pending: map[int]time.Time{},
+	}
+	var err error
+	if l.filesPolicy, err = pathpolicy.NewOpenPolicy(pathpolicy.Rules{}); err != nil {
+		return nil, err
+	}
+	if l.dirPolicy, err = pathpolicy.NewOpenPolicy(pathpolicy.Rules{}); err != nil {
+		return nil, err
+	}
+	l.filesPolicy.OnDecision = func(d pathpolicy.Decision) {
+		// A directory opened without O_DIRECTORY is listed with the
+		// directories: in files, it would allow all beneath it.
+		isDir := false
+		if st, err := os.Stat(d.Path); err == nil && st.IsDir() {
+			isDir = true
+		}
+		l.add(map[bool]map[string]bool{false: l.files, true: l.dirs}[isDir], d.Path)
+	}
+	l.dirPolicy.OnDecision = func(d pathpolicy.Decision) { l.add(l.dirs, d.Path) }
+	return l, nil
+}
+
+func (l *learner) add(set map[string]bool, s string) {
+	if s == "" {
+		return
+	}
+	l.mu.Lock()
+	set[s] = true
+	l.mu.Unlock()
+}
+
+// register puts the learner's handlers on cmd.
+func (l *learner) register(cmd *sandbox.Cmd, arch *syscalls.Arch) error {
+	router := &openRouter{files: l.filesPolicy, dirs: l.dirPolicy}
+	opens := handler.Func(func(c *handler.Ctx) handler.Action {
+		lex := lexicalPath(c)
+		dirs := router.toDirs(c)
+		a := router.Handle(c)
+		if lex != "" {
+			if st, err := os.Stat(lex); dirs || err == nil && st.IsDir() {
+				l.add(l.dirs, lex)
+			} else {
+				l.add(l.files, lex)
+			}
+		}
+		return a
+	})
+	for _, n := range l.filesPolicy.Syscalls(arch) {
+		if err := cmd.Handle(n, opens); err != nil {
+			return err
+		}
+	}
+	execs, err := pathpolicy.NewExecPolicy(pathpolicy.Rules{})
+	if err != nil {
+		return err
+	}
+	execs.OnDecision = func(d pathpolicy.Decision) { l.add(l.execs, d.Path) }
+	execsLexical := handler.Func(func(c *handler.Ctx) handler.Action {
+		l.add(l.execs, lexicalPath(c))
+		return execs.Handle(c)
+	})
+	for _, n := range execs.Syscalls(arch) {
+		if err := cmd.Handle(n, execsLexical); err != nil {
+			return err
+		}
+	}
+	net, err := netpolicy.New(netpolicy.Rules{Connect: []string{"*:*"}, Bind: []string{"*:*"}})
+	if err != nil {
+		return err
+	}
+	net.OnDecision = func(d netpolicy.Decision) {
+		if d.Family != "inet" && d.Family != "inet6" {
+			return // unix sockets are not governed by the network policy
+		}
+		if d.Syscall == "bind" {
+			l.add(l.binds, d.Address)
+		} else {
+			l.add(l.connects, d.Address)
+		}
+	}
+	for _, n := range net.Syscalls(arch) {
+		if err := cmd.Handle(n, net); err != nil {
+			return err
+		}
+	}
+	for _, n := range []string{"fork", "vfork", "clone", "clone3"} {
+		if _, err := arch.Number(n); err != nil {
+			continue
+		}
+		if err := cmd.Handle(n, handler.Func(l.countFork)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lexicalPath is the path argument of c's open or exec made absolute and
+// cleaned, with /proc/self pointed at the process: the name pathpolicy
+// checks before it resolves symlinks (a name outside its rules is denied
+// even when its target is allowed, so a profile lists both), "" if it
+// cannot be read.
+func lexicalPath(c *handler.Ctx) string {
+	i, ok := audit.PathArg(c.SyscallName())
+	if !ok {
+		return ""
+	}
+	p, err := c.ReadPath(i)
+	if err != nil {
+		return ""
+	}
+	pid := "/proc/" + strconv.Itoa(c.Pid())
+	for _, self := range []string{"/proc/self", "/proc/thread-self"} {
+		if p == self || strings.HasPrefix(p, self+"/") {
+			return pid + p[len(self):]
+		}
+	}
+	return p
+}
+
+// forkSettle is proclimit's window in which an allowed fork's child may
+// not be in /proc yet.
+const forkSettle = 50 * time.Millisecond
+
+// countFork records how many processes the run needs at this fork, as
+// proclimit counts them (live processes of the group, plus forks of other
+// threads in the last 50ms, plus this one), and lets it run.
+func (l *learner) countFork(c *handler.Ctx) handler.Action {
+	switch c.SyscallName() {
+	case "clone":
+		if c.Arg(0)&unix.CLONE_THREAD != 0 {
+			return handler.Continue()
+		}
+	case "clone3":
+		if b, err := c.Read(c.Arg(0), 8); err == nil && binary.NativeEndian.Uint64(b)&unix.CLONE_THREAD != 0 {
+			return handler.Continue()
+		}
+	}
+	live, err := groupSize(c.Pid())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.countErr = err
+		return handler.Continue()
+	}
+	now := time.Now()
+	delete(l.pending, c.Pid())
+	for tid, t := range l.pending {
+		if now.Sub(t) >= forkSettle {
+			delete(l.pending, tid)
+		}
+	}
+	l.peak = max(l.peak, live+len(l.pending)+1)
+	l.pending[c.Pid()] = now
+	return handler.Continue()
+}
+
+// groupSize counts the live processes in the process group of task pid.
+func groupSize(pid int) (int, error) {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	_, pgid, ok := statFields(stat)
+	if !ok {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	d, err := os.Open("/proc")
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range names {
+		if name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + name + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if state, pg, ok := statFields(stat); ok && pg == pgid && state != 'Z' && state != 'X' {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// statFields returns the state and process group of a /proc/PID/stat
+// line; the command name ends at the last ')'.
+func statFields(stat []byte) (state byte, pgrp int, ok bool) {
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 || end+2 >= len(stat) {
+		return 0, 0, false
+	}
+	f := bytes.Fields(stat[end+2:])
+	if len(f) < 3 {
+		return 0, 0, false
+	}
+	pg, err := strconv.Atoi(string(f[2]))
+	return f[0][0], pg, err == nil
+}
+
+// profile returns what was learned.
+func (l *learner) profile(program []string) *Profile {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := &Profile{Version: profileVersion, Program: program}
+	p.Open.Files = keys(l.files)
+	p.Open.Dirs = keys(l.dirs)
+	p.Exec.Paths = keys(l.execs)
+	p.Network.Connect = keys(l.connects)
+	p.Network.Bind = keys(l.binds)
+	p.Processes.Max = l.peak
+	return p
+}
+
+func keys(m map[string]bool) pathList {
+	l := make(pathList, 0, len(m))
+	for k := range m {
+		l = append(l, k)
+	}
+	return l
+}
+
+func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	arch := syscalls.Native()
+	cfg, err := parseLearn(args)
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdout, learnUsage)
+		return 0
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if code, err := resolveProgram("learn", cfg.Program[0]); err != nil {
+		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
+		return code
+	}
+	out, err := os.Create(cfg.Output)
+	if err != nil {
+		return fail(stderr, usagef("-o %s: %v", cfg.Output, unwrapPath(err)))
+	}
+	defer out.Close()
+
+	l, err := newLearner()
+	if err != nil {
+		return fail(stderr, fmt.Errorf("learn: %w", err))
+	}
+	cmd := sandbox.Command(cfg.Program[0], cfg.Program[1:]...)
+	if err := l.register(cmd, arch); err != nil {
+		return fail(stderr, fmt.Errorf("learn: %w", err))
+	}
+	cmd.ServeOptions = &handler.Options{
+		OnError: func(err error) { fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err) },
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	err = runForwardingSignals(cmd, stdin, stdout, stderr)
+	if cmd.ProcessState == nil {
+		return fail(stderr, fmt.Errorf("learn: %w", err))
+	}
+	if l.countErr != nil {
+		fmt.Fprintf(stderr, "sandlock-go: warning: counting processes: %v (processes.max may be low)\n", l.countErr)
+	}
+	if err := writeProfile(out, l.profile(cfg.Program)); err != nil {
+		fmt.Fprintf(stderr, "sandlock-go: -o %s: %v\n", cfg.Output, err)
+		return exitFailure
+	}
+	if err := out.Close(); err != nil {
+		fmt.Fprintf(stderr, "sandlock-go: -o %s: %v\n", cfg.Output, err)
+		return exitFailure
+	}
+	return cmd.ExitStatus()
+}

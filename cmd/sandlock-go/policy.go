@@ -1,0 +1,226 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
+	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
+	"github.com/sandlock-go/sandlock-go/handler/proclimit"
+	"github.com/sandlock-go/sandlock-go/syscalls"
+)
+
+// maxProcessLimit bounds --max-processes.
+const maxProcessLimit = 1 << 20
+
+// policyFlags are the values of the policy flags of run.
+type policyFlags struct {
+	allowPath, denyPath, allowExec stringList
+	allowConnect, allowBind        stringList
+	maxProcesses                   string
+	profile                        string
+}
+
+func (f *policyFlags) declare(fs *flag.FlagSet) {
+	fs.Var(&f.allowPath, "allow-path", "allow opens beneath PATH")
+	fs.Var(&f.denyPath, "deny-path", "deny opens beneath PATH")
+	fs.Var(&f.allowExec, "allow-exec", "allow exec of PATH")
+	fs.Var(&f.allowConnect, "allow-connect", "allow connect to HOST:PORT")
+	fs.Var(&f.allowBind, "allow-bind", "allow bind of PORT")
+	fs.StringVar(&f.maxProcesses, "max-processes", "", "process limit")
+	fs.StringVar(&f.profile, "profile", "", "profile to enforce")
+}
+
+// registration is one handler and the syscalls it goes on.
+type registration struct {
+	flag     string // the flag that asked for it, for errors
+	syscalls []string
+	h        handler.Handler
+}
+
+// buildPolicies checks the policy flags and the profile and returns the
+// handlers to register, in order. Errors are *usageError naming the
+// culprit.
+func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]registration, error) {
+	// Check each value alone, so that the message names it.
+	for _, c := range []struct {
+		flag   string
+		values []string
+		rules  func(string) pathpolicy.Rules
+	}{
+		{"--allow-path", f.allowPath, func(s string) pathpolicy.Rules { return pathpolicy.Rules{Allow: []string{s}} }},
+		{"--deny-path", f.denyPath, func(s string) pathpolicy.Rules { return pathpolicy.Rules{Deny: []string{s}} }},
+		{"--allow-exec", f.allowExec, func(s string) pathpolicy.Rules { return pathpolicy.Rules{Allow: []string{s}} }},
+	} {
+		for _, v := range c.values {
+			if _, err := pathpolicy.NewOpenPolicy(c.rules(v)); err != nil {
+				return nil, usagef("%s: %v", flagValue(c.flag, v), policyError(err, v))
+			}
+		}
+	}
+	for _, v := range f.allowConnect {
+		if _, err := netpolicy.New(netpolicy.Rules{Connect: []string{v}}); err != nil {
+			return nil, usagef("%s: %v", flagValue("--allow-connect", v), policyError(err, v))
+		}
+	}
+	for _, v := range f.allowBind {
+		if _, err := netpolicy.New(netpolicy.Rules{Bind: []string{v}}); err != nil {
+			return nil, usagef("%s: %v", flagValue("--allow-bind", v), policyError(err, v))
+		}
+	}
+
+	var regs []registration
+	add := func(flag string, names []string, h handler.Handler) {
+		regs = append(regs, registration{flag: flag, syscalls: names, h: h})
+	}
+
+	// Opens.
+	if prof != nil {
+		files, err := pathpolicy.NewOpenPolicy(exactly(append(slices.Clone(f.allowPath), prof.Open.Files...), f.denyPath))
+		if err != nil {
+			return nil, usagef("--profile %s: open.files: %v", f.profile, policyError(err, ""))
+		}
+		dirs, err := pathpolicy.NewOpenPolicy(exactly(append(slices.Clone(f.allowPath), prof.Open.Dirs...), f.denyPath))
+		if err != nil {
+			return nil, usagef("--profile %s: open.dirs: %v", f.profile, policyError(err, ""))
+		}
+		add("--profile", files.Syscalls(arch), &openRouter{files: files, dirs: dirs})
+	} else if len(f.allowPath)+len(f.denyPath) > 0 {
+		p, err := pathpolicy.NewOpenPolicy(pathpolicy.Rules{Allow: f.allowPath, Deny: f.denyPath})
+		if err != nil {
+			return nil, usagef("--allow-path/--deny-path: %v", policyError(err, ""))
+		}
+		add("--allow-path/--deny-path", p.Syscalls(arch), p)
+	}
+
+	// Execs.
+	if prof != nil || len(f.allowExec) > 0 {
+		rules := pathpolicy.Rules{Allow: f.allowExec}
+		flag := "--allow-exec"
+		if prof != nil {
+			rules = exactly(append(slices.Clone(f.allowExec), prof.Exec.Paths...), nil)
+			flag = "--profile"
+		}
+		p, err := pathpolicy.NewExecPolicy(rules)
+		if err != nil {
+			return nil, usagef("--profile %s: exec.paths: %v", f.profile, policyError(err, ""))
+		}
+		add(flag, p.Syscalls(arch), p)
+	}
+
+	// Processes.
+	limit := 0
+	if prof != nil {
+		limit = prof.Processes.Max
+	}
+	if f.maxProcesses != "" {
+		n, err := strconv.Atoi(f.maxProcesses)
+		if err != nil || n < 1 || n > maxProcessLimit {
+			return nil, usagef("--max-processes %s: want a number from 1 to %d", f.maxProcesses, maxProcessLimit)
+		}
+		limit = n
+	}
+	if limit > 0 {
+		l, err := proclimit.New(limit)
+		if err != nil {
+			return nil, usagef("--max-processes %d: %v", limit, err)
+		}
+		add("--max-processes", l.Syscalls(arch), l)
+	}
+
+	// Network.
+	if prof != nil || len(f.allowConnect)+len(f.allowBind) > 0 {
+		rules := netpolicy.Rules{Connect: f.allowConnect, Bind: f.allowBind}
+		var names []string
+		if len(f.allowConnect) > 0 {
+			names = append(names, "connect")
+		}
+		if len(f.allowBind) > 0 {
+			names = append(names, "bind")
+		}
+		flag := "--allow-connect"
+		if prof != nil {
+			rules.Connect = append(slices.Clone(f.allowConnect), prof.Network.Connect...)
+			rules.Bind = append(slices.Clone(f.allowBind), prof.Network.Bind...)
+			names = []string{"connect", "bind"}
+			flag = "--profile"
+		}
+		p, err := netpolicy.New(rules)
+		if err != nil {
+			return nil, usagef("--profile %s: network: %v", f.profile, err)
+		}
+		var have []string
+		for _, n := range p.Syscalls(arch) {
+			if slices.Contains(names, n) {
+				have = append(have, n)
+			}
+		}
+		add(flag, have, p)
+	}
+	return regs, nil
+}
+
+// exactly returns rules that allow allow and nothing else: an empty allow
+// list denies everything (pathpolicy allows everything then).
+func exactly(allow, deny []string) pathpolicy.Rules {
+	if len(allow) == 0 {
+		return pathpolicy.Rules{Deny: []string{"/"}}
+	}
+	return pathpolicy.Rules{Allow: allow, Deny: deny}
+}
+
+// flagValue is "--flag value", or "--flag" for an empty value.
+func flagValue(flag, v string) string {
+	if v == "" {
+		return flag
+	}
+	return flag + " " + v
+}
+
+// policyError is the message of a library error about value, without
+// the prefixes ("open policy: allow: ", `connect rule "x": `) that the
+// flag and value in front of it replace.
+func policyError(err error, value string) string {
+	s := err.Error()
+	for _, p := range []string{"open policy: ", "exec policy: ", "allow: ", "deny: ",
+		fmt.Sprintf("connect rule %q: ", value), fmt.Sprintf("bind rule %q: ", value)} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return s
+}
+
+// openRouter sends opens with O_DIRECTORY (opendir) to one policy and
+// other opens to another. The flags of open and openat are in registers,
+// which the process cannot change after the trap, so the choice cannot be
+// raced; openat2's are in memory, so openat2 and creat always go to files.
+// This keeps a profile exact for files: pathpolicy rules cover everything
+// beneath a directory they name, which is what a directory listing needs
+// but must not extend to the files in it.
+type openRouter struct {
+	files, dirs handler.Handler
+}
+
+func (r *openRouter) Handle(c *handler.Ctx) handler.Action {
+	if r.toDirs(c) {
+		return r.dirs.Handle(c)
+	}
+	return r.files.Handle(c)
+}
+
+// toDirs reports whether c is an open or openat with O_DIRECTORY (which
+// O_TMPFILE includes).
+func (r *openRouter) toDirs(c *handler.Ctx) bool {
+	switch c.SyscallName() {
+	case "open":
+		return c.Arg(1)&unix.O_DIRECTORY != 0
+	case "openat":
+		return c.Arg(2)&unix.O_DIRECTORY != 0
+	}
+	return false
+}

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
+	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
+	"github.com/sandlock-go/sandlock-go/handler/proclimit"
+	"github.com/sandlock-go/sandlock-go/notif"
+	"github.com/sandlock-go/sandlock-go/syscalls"
+)
+
+func writeProfileFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "p.toml")
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	return p
+}
+
+func TestParseRunPolicyErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.toml")
+	badToml := writeProfileFile(t, "version = 1\n[open\nfiles = []\n")
+	unknownKey := writeProfileFile(t, "version = 1\n[open]\nfilez = []\n")
+	version2 := writeProfileFile(t, "version = 2\n")
+	negative := writeProfileFile(t, "version = 1\n[processes]\nmax = -1\n")
+	relFile := writeProfileFile(t, "version = 1\n[open]\nfiles = [\"etc/x\"]\n")
+	badConnect := writeProfileFile(t, "version = 1\n[network]\nconnect = [\"nohost\"]\n")
+	tests := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--allow-path", "etc", "true"}, `--allow-path etc: path pattern "etc" is not absolute`},
+		{[]string{"--allow-path", "", "true"}, `--allow-path: empty path pattern`},
+		{[]string{"--deny-path", "/a/[", "true"}, `--deny-path /a/[: path pattern "/a/[": syntax error in pattern`},
+		{[]string{"--allow-path", "/usr", "--deny-path", "x", "true"}, `--deny-path x: path pattern "x" is not absolute`},
+		{[]string{"--allow-exec", "bin/cat", "true"}, `--allow-exec bin/cat: path pattern "bin/cat" is not absolute`},
+		{[]string{"--max-processes", "0", "true"}, "--max-processes 0: want a number from 1 to 1048576"},
+		{[]string{"--max-processes", "many", "true"}, "--max-processes many: want a number from 1 to 1048576"},
+		{[]string{"--max-processes", "1048577", "true"}, "--max-processes 1048577: want a number from 1 to 1048576"},
+		{[]string{"--allow-connect", "127.0.0.1", "true"}, "--allow-connect 127.0.0.1: want HOST:PORT: address 127.0.0.1: missing port in address"},
+		{[]string{"--allow-connect", "127.0.0.1:65536", "true"}, `--allow-connect 127.0.0.1:65536: bad port "65536"`},
+		{[]string{"--allow-bind", "http", "true"}, `--allow-bind http: bad port "http"`},
+		{[]string{"--allow-bind", "", "true"}, `--allow-bind: bad port ""`},
+		{[]string{"--profile", missing, "true"}, "--profile " + missing + ": no such file or directory"},
+		{[]string{"--profile", "", "true"}, "--profile: want a file name"},
+		{[]string{"--profile", badToml, "true"}, "--profile " + badToml + ": line 3: expected '.' or ']' to end table name, but got '\\n' instead"},
+		{[]string{"--profile", unknownKey, "true"}, "--profile " + unknownKey + ": unknown key open.filez"},
+		{[]string{"--profile", version2, "true"}, "--profile " + version2 + ": version 2 not supported (want 1)"},
+		{[]string{"--profile", negative, "true"}, "--profile " + negative + ": processes.max -1: want 0 (no limit) or more"},
+		{[]string{"--profile", relFile, "true"}, "--profile " + relFile + `: open.files: path pattern "etc/x" is not absolute`},
+		{[]string{"--profile", badConnect, "true"}, "--profile " + badConnect + `: network: connect rule "nohost": want HOST:PORT: address nohost: missing port in address`},
+		{[]string{"--allow-path", "/usr", "--deny", "openat", "true"}, "--deny openat: openat is also decided by --allow-path/--deny-path"},
+		{[]string{"--max-processes", "2", "--deny", "clone", "true"}, "--deny clone: clone is also decided by --max-processes"},
+		{[]string{"--allow-bind", "80", "--deny", "bind", "true"}, "--deny bind: bind is also decided by --allow-connect"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := parseRun(tc.args, syscalls.X86_64)
+			require.EqualError(t, err, tc.err)
+			var ue *usageError
+			require.ErrorAs(t, err, &ue)
+		})
+	}
+}
+
+// regSyscalls maps each registered handler's type to its syscalls.
+func regSyscalls(regs []registration) map[string][]string {
+	m := map[string][]string{}
+	for _, r := range regs {
+		name := reflect.TypeOf(r.h).String()
+		m[name] = append(m[name], r.syscalls...)
+	}
+	return m
+}
+
+func TestParseRunPolicies(t *testing.T) {
+	cfg, err := parseRun([]string{
+		"--allow-path", "/usr", "--deny-path", "/etc/shadow", "--allow-exec", "/usr/bin",
+		"--max-processes", "4", "--allow-connect", "127.0.0.1:80", "--on", "openat=continue",
+		"--deny-default", "true",
+	}, syscalls.X86_64)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]string{
+		"*pathpolicy.OpenPolicy": {"open", "openat", "openat2", "creat"},
+		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
+		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
+		"*netpolicy.Policy":      {"connect"}, // --allow-bind not given: bind is free
+	}, regSyscalls(cfg.Policies))
+	// The --on rule stays first in the chain of openat.
+	require.Equal(t, "openat=continue", cfg.Rules[0].String())
+
+	// Only bind.
+	cfg, err = parseRun([]string{"--allow-bind", "8080", "true"}, syscalls.X86_64)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]string{"*netpolicy.Policy": {"bind"}}, regSyscalls(cfg.Policies))
+
+	// aarch64 has no open, creat, fork or vfork.
+	cfg, err = parseRun([]string{"--deny-path", "/etc/shadow", "--max-processes", "2", "true"}, syscalls.AArch64)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]string{
+		"*pathpolicy.OpenPolicy": {"openat", "openat2"},
+		"*proclimit.Limiter":     {"clone", "clone3", "setsid", "setpgid"},
+	}, regSyscalls(cfg.Policies))
+
+	// No policy flag: no policy.
+	cfg, err = parseRun([]string{"true"}, syscalls.X86_64)
+	require.NoError(t, err)
+	require.Empty(t, cfg.Policies)
+}
+
+func TestParseRunProfile(t *testing.T) {
+	p := writeProfileFile(t, `version = 1
+program = ["cat"]
+[open]
+files = ["/etc/hostname"]
+dirs = ["/usr/lib"]
+[exec]
+paths = []
+[network]
+connect = ["127.0.0.1:80"]
+bind = []
+[processes]
+max = 3
+`)
+	cfg, err := parseRun([]string{"--profile", p, "--allow-path", "/tmp", "true"}, syscalls.X86_64)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]string{
+		"*main.openRouter":       {"open", "openat", "openat2", "creat"},
+		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
+		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
+		"*netpolicy.Policy":      {"connect", "bind"}, // both, even with no binds: none allowed
+	}, regSyscalls(cfg.Policies))
+	var router *openRouter
+	for _, r := range cfg.Policies {
+		if o, ok := r.h.(*openRouter); ok {
+			router = o
+		}
+	}
+	files, dirs := router.files.(*pathpolicy.OpenPolicy), router.dirs.(*pathpolicy.OpenPolicy)
+	require.True(t, files.Allowed("/etc/hostname"))
+	require.True(t, files.Allowed("/tmp/x"), "--allow-path adds to the profile")
+	require.False(t, files.Allowed("/etc/passwd"))
+	require.False(t, files.Allowed("/usr/lib/secret"), "dirs do not open files")
+	require.True(t, dirs.Allowed("/usr/lib"))
+	require.True(t, dirs.Allowed("/usr/lib/x86_64-linux-gnu"))
+	require.False(t, dirs.Allowed("/etc"))
+
+	// An empty list denies all.
+	empty := writeProfileFile(t, "version = 1\n")
+	cfg, err = parseRun([]string{"--profile", empty, "true"}, syscalls.X86_64)
+	require.NoError(t, err)
+	var haveLimit bool
+	for _, r := range cfg.Policies {
+		switch h := r.h.(type) {
+		case *openRouter:
+			require.False(t, h.files.(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
+			require.False(t, h.dirs.(*pathpolicy.OpenPolicy).Allowed("/"))
+		case *proclimit.Limiter:
+			haveLimit = true
+		}
+	}
+	require.False(t, haveLimit, "processes.max 0: no limit")
+	// --max-processes replaces the profile's limit; --deny-path wins.
+	cfg, err = parseRun([]string{"--profile", p, "--max-processes", "9", "--deny-path", "/etc/hostname", "true"}, syscalls.X86_64)
+	require.NoError(t, err)
+	for _, r := range cfg.Policies {
+		if h, ok := r.h.(*openRouter); ok {
+			require.False(t, h.files.(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
+		}
+	}
+}
+
+// ctxFor is a live Ctx of this process for name and args.
+func ctxFor(t *testing.T, name string, args [6]uint64) *handler.Ctx {
+	t.Helper()
+	arch := syscalls.Native()
+	nr, err := arch.Number(name)
+	require.NoError(t, err)
+	fake := notif.NewFake()
+	n := notif.Notif{Pid: uint32(os.Getpid())}
+	n.Data.Nr, n.Data.Arch, n.Data.Args = int32(nr), arch.AuditArch(), args
+	n.ID = fake.Push(n)
+	return handler.NewTestCtx(n, fake)
+}
+
+type nameHandler string
+
+func (n nameHandler) Handle(*handler.Ctx) handler.Action {
+	if n == "dirs" {
+		return handler.ReturnValue(2)
+	}
+	return handler.ReturnValue(1)
+}
+
+// TestOpenRouter: the route depends on O_DIRECTORY in the flags register
+// of open and openat only.
+func TestOpenRouter(t *testing.T) {
+	r := &openRouter{files: nameHandler("files"), dirs: nameHandler("dirs")}
+	atFDCWD := uint64(0xffffff9c)
+	tests := []struct {
+		name string
+		args [6]uint64
+		want int64
+	}{
+		{"openat", [6]uint64{atFDCWD, 0, unix.O_RDONLY}, 1},
+		{"openat", [6]uint64{atFDCWD, 0, unix.O_RDONLY | unix.O_DIRECTORY}, 2},
+		{"openat", [6]uint64{atFDCWD, 0, unix.O_RDWR | unix.O_TMPFILE}, 2},
+		{"openat", [6]uint64{atFDCWD, 0, unix.O_RDONLY, unix.O_DIRECTORY}, 1}, // the mode, not the flags
+		{"openat2", [6]uint64{atFDCWD, 0, unix.O_DIRECTORY, 24}, 1},           // flags in memory: files
+	}
+	if _, err := syscalls.Native().Number("open"); err == nil {
+		tests = append(tests,
+			struct {
+				name string
+				args [6]uint64
+				want int64
+			}{"open", [6]uint64{0, unix.O_DIRECTORY}, 2},
+			struct {
+				name string
+				args [6]uint64
+				want int64
+			}{"creat", [6]uint64{0, unix.O_DIRECTORY}, 1})
+	}
+	for _, tc := range tests {
+		require.Equal(t, handler.ReturnValue(tc.want), r.Handle(ctxFor(t, tc.name, tc.args)), "%s %v", tc.name, tc.args)
+	}
+}
+
+func TestLexicalPath(t *testing.T) {
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	cstr := func(s string) uint64 {
+		b := append([]byte(s), 0)
+		t.Cleanup(func() { runtime.KeepAlive(b) })
+		return uint64(reflect.ValueOf(b).Pointer())
+	}
+	atFDCWD := uint64(0xffffff9c)
+	pid := "/proc/" + strconv.Itoa(os.Getpid())
+	tests := []struct {
+		name string
+		args [6]uint64
+		want string
+	}{
+		{"openat", [6]uint64{atFDCWD, cstr("/lib/../lib/x")}, "/lib/x"},
+		{"openat", [6]uint64{atFDCWD, cstr("rel")}, wd + "/rel"},
+		{"openat", [6]uint64{atFDCWD, cstr("/proc/self/status")}, pid + "/status"},
+		{"openat", [6]uint64{atFDCWD, cstr("/proc/thread-self")}, pid},
+		{"openat", [6]uint64{atFDCWD, cstr("/proc/selfish")}, "/proc/selfish"},
+		{"execve", [6]uint64{cstr("/bin/sh")}, "/bin/sh"},
+		{"openat", [6]uint64{atFDCWD, 0}, ""},
+		{"getppid", [6]uint64{}, ""},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, lexicalPath(ctxFor(t, tc.name, tc.args)), "%s", tc.name)
+	}
+}
+
+func TestStatFields(t *testing.T) {
+	state, pg, ok := statFields([]byte("123 (a b) c)) S 1 456 456 0 -1"))
+	require.True(t, ok)
+	require.Equal(t, byte('S'), state)
+	require.Equal(t, 456, pg)
+	_, _, ok = statFields([]byte("123 (x"))
+	require.False(t, ok)
+	_, _, ok = statFields([]byte("123 (x) S 1"))
+	require.False(t, ok)
+
+	n, err := groupSize(os.Getpid())
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, 1)
+}
+
+func TestProfileRoundTrip(t *testing.T) {
+	p := &Profile{Version: 1, Program: []string{"sh", "-c", `echo "hi"`}}
+	p.Open.Files = pathList{"/b", "/a", "/a", `/with "quote" and \ and` + "\nnewline", "/ünï"}
+	p.Open.Dirs = pathList{"/usr/lib"}
+	p.Exec.Paths = pathList{}
+	p.Network.Connect = pathList{"[::1]:80", "127.0.0.1:8080"}
+	p.Processes.Max = 3
+	var b bytes.Buffer
+	require.NoError(t, writeProfile(&b, p))
+	text := b.String()
+	require.True(t, strings.HasPrefix(text, profileHeader), text)
+	require.Contains(t, text, "files = [\n  \"/a\",\n  \"/b\",\n")
+	require.Contains(t, text, "paths = []\n")
+
+	got, err := readProfile(strings.NewReader(text))
+	require.NoError(t, err)
+	require.Equal(t, pathList{"/a", "/b", `/with "quote" and \ and` + "\nnewline", "/ünï"}, got.Open.Files)
+	require.Equal(t, p.Program, got.Program)
+	require.Equal(t, pathList{"/usr/lib"}, got.Open.Dirs)
+	require.Empty(t, got.Exec.Paths)
+	require.Equal(t, pathList{"127.0.0.1:8080", "[::1]:80"}, got.Network.Connect)
+	require.Equal(t, 3, got.Processes.Max)
+}
+
+func TestParseTrace(t *testing.T) {
+	cfg, err := parseTrace([]string{"cat", "/etc/hostname"}, syscalls.X86_64)
+	require.NoError(t, err)
+	require.Equal(t, []string{"cat", "/etc/hostname"}, cfg.Program)
+	require.False(t, cfg.JSON)
+	require.Contains(t, cfg.Syscalls, "openat")
+	require.Contains(t, cfg.Syscalls, "execve")
+	require.Contains(t, cfg.Syscalls, "clone3")
+	require.Contains(t, cfg.Syscalls, "connect")
+	require.Contains(t, cfg.Syscalls, "open")
+
+	cfg, err = parseTrace([]string{"--json", "-o", "x", "--syscalls", "fstatat, openat,exec,openat", "--", "true"}, syscalls.X86_64)
+	require.NoError(t, err)
+	require.Equal(t, []string{"newfstatat", "openat", "execve", "execveat"}, cfg.Syscalls)
+	require.True(t, cfg.JSON)
+	require.Equal(t, "x", cfg.Output)
+
+	// A family leaves out what the arch lacks; a name alone must exist.
+	cfg, err = parseTrace([]string{"--syscalls", "process", "true"}, syscalls.AArch64)
+	require.NoError(t, err)
+	require.Equal(t, []string{"clone", "clone3", "exit_group", "kill"}, cfg.Syscalls)
+
+	for args, msg := range map[string]string{
+		"--syscalls fork true":    `--syscalls fork: "fork" is neither a syscall on aarch64 nor a family (exec, file, network, process)`,
+		"--syscalls openat, true": "--syscalls openat,: empty syscall name",
+		"-o":                      "trace: flag needs an argument: -o (see sandlock-go trace --help)",
+		"--json":                  "trace: no program given (usage: sandlock-go trace [flags] -- PROGRAM [ARGS...])",
+	} {
+		_, err := parseTrace(strings.Fields(args), syscalls.AArch64)
+		require.EqualError(t, err, msg, args)
+	}
+	_, err = parseTrace([]string{"-o", "", "true"}, syscalls.X86_64)
+	require.EqualError(t, err, "-o: want a file name")
+	_, err = parseTrace([]string{"--help"}, syscalls.X86_64)
+	require.ErrorIs(t, err, errHelp)
+}
+
+// The policy types are what buildPolicies returns.
+var (
+	_ handler.Handler = (*pathpolicy.OpenPolicy)(nil)
+	_ handler.Handler = (*netpolicy.Policy)(nil)
+)
