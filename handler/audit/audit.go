@@ -215,6 +215,13 @@ func (r *Recorder) Write(rec *Record) error {
 	case r.closed:
 		return ErrClosed
 	}
+	// Flush before a line that does not fit, so that what reaches w is
+	// whole lines: a log on stderr may share it with the program.
+	if len(line) > r.buf.Available() && r.buf.Buffered() > 0 {
+		if r.err = r.buf.Flush(); r.err != nil {
+			return r.err
+		}
+	}
 	if _, r.err = r.buf.Write(line); r.err == nil && r.flushEach {
 		r.err = r.buf.Flush()
 	}

@@ -459,6 +459,32 @@ func TestWriterBuffersUntilFlush(t *testing.T) {
 	require.True(t, strings.HasSuffix(out.String(), "}\n"))
 }
 
+// chunkWriter records each Write.
+type chunkWriter struct{ chunks [][]byte }
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	w.chunks = append(w.chunks, bytes.Clone(p))
+	return len(p), nil
+}
+
+// TestWriterWholeLines: the underlying writer only ever gets whole lines,
+// also when records are larger than the buffer.
+func TestWriterWholeLines(t *testing.T) {
+	var w chunkWriter
+	rec := New(&w, nil)
+	for i := range 200 {
+		require.NoError(t, rec.Write(&Record{Syscall: strings.Repeat("x", i*37%5000), Action: "continue"}))
+	}
+	require.NoError(t, rec.Flush())
+	require.Greater(t, len(w.chunks), 2)
+	lines := 0
+	for _, c := range w.chunks {
+		require.Equal(t, byte('\n'), c[len(c)-1], "a write ends mid-line")
+		lines += bytes.Count(c, []byte("\n"))
+	}
+	require.Equal(t, 200, lines)
+}
+
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }

@@ -1,0 +1,315 @@
+package tests
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// systemPaths lets system programs load: their binaries, libraries and
+// locale data, under both the names they use and the targets of those
+// names (merged /usr).
+var systemPaths = []string{"--allow-path", "/usr", "--allow-path", "/lib", "--allow-path", "/lib64", "--allow-path", "/etc/ld.so.cache"}
+
+// TestCLIPolicyFlags runs the policy flags of `sandlock-go run` on real
+// programs.
+func TestCLIPolicyFlags(t *testing.T) {
+	bin := buildCLI(t)
+
+	t.Run("AllowDenyPath", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		ok := writeFile(t, dir, "ok", "fine\n")
+		secret := writeFile(t, dir, "secret", "secret\n")
+		other := writeFile(t, t.TempDir(), "other", "other\n")
+		args := append([]string{"run"}, systemPaths...)
+		args = append(args, "--allow-path", dir, "--deny-path", secret, "--")
+
+		r := runCLI(t, bin, append(args, "cat", ok)...)
+		r.requireStatus(t, 0)
+		require.Equal(t, "fine\n", r.stdout)
+
+		// Denied by --deny-path inside an allowed directory.
+		r = runCLI(t, bin, append(args, "cat", ok, secret)...)
+		r.requireStatus(t, 1)
+		require.Equal(t, "fine\n", r.stdout)
+		require.Contains(t, r.stderr, secret+": Permission denied")
+		require.NotContains(t, r.stdout, "secret")
+
+		// Outside every --allow-path.
+		r = runCLI(t, bin, append(args, "cat", other)...)
+		r.requireStatus(t, 1)
+		require.Contains(t, r.stderr, other+": Permission denied")
+
+		// A symlink from an allowed place to the denied file: the
+		// canonical path decides.
+		link := filepath.Join(dir, "link")
+		require.NoError(t, os.Symlink(secret, link))
+		r = runCLI(t, bin, append(args, "cat", link)...)
+		r.requireStatus(t, 1)
+		require.Contains(t, r.stderr, "Permission denied")
+
+		// --deny-path alone: everything else stays readable.
+		r = runCLI(t, bin, "run", "--deny-path", secret, "--", "cat", ok, other, secret)
+		r.requireStatus(t, 1)
+		require.Equal(t, "fine\nother\n", r.stdout)
+		require.Contains(t, r.stderr, secret+": Permission denied")
+
+		// --trace shows the policy's answers.
+		r = runCLI(t, bin, "run", "--trace", "-", "--deny-path", secret, "--", "cat", secret)
+		r.requireStatus(t, 1)
+		var denied bool
+		for _, rec := range parseTrace(t, r.stderr) {
+			if rec.Path == secret {
+				denied = rec.Action == "errno:EACCES"
+			}
+		}
+		require.True(t, denied, r.stderr)
+	})
+
+	t.Run("AllowExec", func(t *testing.T) {
+		t.Parallel()
+		cat, err := exec.LookPath("cat")
+		require.NoError(t, err)
+		cat, err = filepath.EvalSymlinks(cat)
+		require.NoError(t, err)
+		r := runCLI(t, bin, "run", "--allow-exec", cat, "--", "sh", "-c", "cat /etc/hostname >/dev/null && echo cat ran; ls /")
+		require.NotEqual(t, 0, r.status, r)
+		require.Equal(t, "cat ran\n", r.stdout)
+		require.Contains(t, r.stderr, "ls: Permission denied")
+
+		// Without the flag, ls runs.
+		r = runCLI(t, bin, "run", "--", "sh", "-c", "ls / >/dev/null && echo ls ran")
+		r.requireStatus(t, 0)
+		require.Equal(t, "ls ran\n", r.stdout)
+	})
+
+	t.Run("MaxProcesses", func(t *testing.T) {
+		t.Parallel()
+		// sh starts 2 background sleeps and waits for a third in the
+		// foreground (4 processes for half a second), then starts 6 more
+		// in the background: the first fits the cap of 4, the next one
+		// fails, and dash gives up ("Cannot fork").
+		const limit = 4
+		script := "sleep 2 & sleep 2 & sleep 0.5; for i in 1 2 3 4 5 6; do sleep 2 & done; wait"
+		tracePath := filepath.Join(t.TempDir(), "trace.jsonl")
+		peak, stderr, status := runSampled(t, bin, "run", "--trace", tracePath, "--max-processes", strconv.Itoa(limit), "--", "sh", "-c", script)
+		require.NotEqual(t, 0, status)
+		require.Contains(t, stderr, "Cannot fork")
+		require.LessOrEqual(t, peak, limit, "the process group grew past --max-processes")
+		require.Equal(t, limit, peak, "the group never reached the cap")
+		answers := map[string]int{}
+		for _, rec := range readTrace(t, tracePath) {
+			switch rec.Syscall {
+			case "fork", "vfork", "clone", "clone3":
+				answers[rec.Action]++
+			}
+		}
+		require.Equal(t, map[string]int{"continue": 4, "errno:EAGAIN": 1}, answers)
+
+		// The same script without the cap reaches 9 processes.
+		peak, stderr, status = runSampled(t, bin, "run", "--", "sh", "-c", script)
+		require.Equal(t, 0, status, stderr)
+		require.Equal(t, 9, peak)
+	})
+
+	t.Run("AllowConnect", func(t *testing.T) {
+		t.Parallel()
+		peer := buildProgram(t, "netpeer")
+		okPort, okCount := countingListener(t)
+		badPort, badCount := countingListener(t)
+		r := runCLI(t, bin, "run", "--allow-connect", "127.0.0.1:"+strconv.Itoa(okPort), "--",
+			peer, "connect", strconv.Itoa(okPort), strconv.Itoa(badPort))
+		r.requireStatus(t, 0)
+		require.Equal(t, "connect port="+strconv.Itoa(okPort)+" ok\nconnect port="+strconv.Itoa(badPort)+" errno=ECONNREFUSED\n", r.stdout)
+		require.Eventually(t, func() bool { return okCount.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+		require.Zero(t, badCount.Load(), "the refused port saw a connection")
+
+		// --allow-bind alone leaves connect free.
+		r = runCLI(t, bin, "run", "--allow-bind", "1", "--", peer, "connect", strconv.Itoa(badPort))
+		r.requireStatus(t, 0)
+		require.Equal(t, "connect port="+strconv.Itoa(badPort)+" ok\n", r.stdout)
+	})
+
+	t.Run("AllowBind", func(t *testing.T) {
+		t.Parallel()
+		peer := buildProgram(t, "netpeer")
+		okPort, badPort := freePort(t), freePort(t)
+		r := runCLI(t, bin, "run", "--allow-bind", strconv.Itoa(okPort), "--",
+			peer, "bind", strconv.Itoa(okPort), strconv.Itoa(badPort))
+		r.requireStatus(t, 0)
+		require.Equal(t, "bind port="+strconv.Itoa(okPort)+" ok\nbind port="+strconv.Itoa(badPort)+" errno=EACCES\n", r.stdout)
+	})
+
+	t.Run("BadValues", func(t *testing.T) {
+		t.Parallel()
+		for args, msg := range map[string]string{
+			"--allow-path etc":                `sandlock-go: --allow-path etc: path pattern "etc" is not absolute`,
+			"--deny-path /a/[":                `sandlock-go: --deny-path /a/[: path pattern "/a/[": syntax error in pattern`,
+			"--allow-exec bin/ls":             `sandlock-go: --allow-exec bin/ls: path pattern "bin/ls" is not absolute`,
+			"--max-processes 0":               "sandlock-go: --max-processes 0: want a number from 1 to 1048576",
+			"--allow-connect 127.0.0.1":       "sandlock-go: --allow-connect 127.0.0.1: want HOST:PORT: address 127.0.0.1: missing port in address",
+			"--allow-bind 70000":              `sandlock-go: --allow-bind 70000: bad port "70000"`,
+			"--profile /nonexistent/p.toml":   "sandlock-go: --profile /nonexistent/p.toml: no such file or directory",
+			"--allow-path /usr --deny openat": "sandlock-go: --deny openat: openat is also decided by --allow-path/--deny-path",
+		} {
+			r := runCLI(t, bin, append(append([]string{"run"}, strings.Fields(args)...), "--", "true")...)
+			r.requireStatus(t, 2)
+			require.Equal(t, msg+"\n", r.stderr, args)
+		}
+	})
+}
+
+// TestCLILearn learns profiles of real programs and runs them under the
+// profiles: the same run passes, anything more is denied.
+func TestCLILearn(t *testing.T) {
+	bin := buildCLI(t)
+	hostname, err := os.ReadFile("/etc/hostname")
+	require.NoError(t, err)
+
+	t.Run("Files", func(t *testing.T) {
+		t.Parallel()
+		profile := filepath.Join(t.TempDir(), "cat.toml")
+		r := runCLI(t, bin, "learn", "-o", profile, "--", "cat", "/etc/hostname")
+		r.requireStatus(t, 0)
+		require.Equal(t, string(hostname), r.stdout)
+		data, err := os.ReadFile(profile)
+		require.NoError(t, err)
+		require.Contains(t, string(data), "\n  \"/etc/hostname\",\n")
+		require.NotContains(t, string(data), "/etc/passwd")
+
+		r = runCLI(t, bin, "run", "--profile", profile, "--", "cat", "/etc/hostname")
+		r.requireStatus(t, 0)
+		require.Equal(t, string(hostname), r.stdout)
+		require.Empty(t, r.stderr)
+
+		r = runCLI(t, bin, "run", "--profile", profile, "--", "cat", "/etc/hostname", "/etc/passwd")
+		r.requireStatus(t, 1)
+		require.Equal(t, string(hostname), r.stdout)
+		require.Contains(t, r.stderr, "/etc/passwd: Permission denied")
+
+		// --allow-path adds to the profile.
+		r = runCLI(t, bin, "run", "--profile", profile, "--allow-path", "/etc/passwd", "--", "cat", "/etc/hostname", "/etc/passwd")
+		r.requireStatus(t, 0)
+	})
+
+	t.Run("ExecsAndDirs", func(t *testing.T) {
+		t.Parallel()
+		profile := filepath.Join(t.TempDir(), "sh.toml")
+		script := "cat /etc/hostname >/dev/null; ls / >/dev/null; echo done"
+		r := runCLI(t, bin, "learn", "-o", profile, "--", "sh", "-c", script)
+		r.requireStatus(t, 0)
+
+		r = runCLI(t, bin, "run", "--profile", profile, "--", "sh", "-c", script)
+		r.requireStatus(t, 0)
+		require.Equal(t, "done\n", r.stdout)
+		require.Empty(t, r.stderr)
+
+		// A program it did not exec.
+		r = runCLI(t, bin, "run", "--profile", profile, "--", "sh", "-c", "id -u")
+		require.NotEqual(t, 0, r.status)
+		require.Contains(t, r.stderr, "id: Permission denied")
+
+		// ls / was learned: listing / is allowed, reading a file in a
+		// directory that was not opened is not.
+		r = runCLI(t, bin, "run", "--profile", profile, "--", "sh", "-c", "ls / >/dev/null && cat /etc/passwd")
+		require.NotEqual(t, 0, r.status)
+		require.Contains(t, r.stderr, "/etc/passwd: Permission denied")
+	})
+
+	t.Run("Network", func(t *testing.T) {
+		t.Parallel()
+		peer := buildProgram(t, "netpeer")
+		okPort, _ := countingListener(t)
+		badPort, badCount := countingListener(t)
+		profile := filepath.Join(t.TempDir(), "net.toml")
+		r := runCLI(t, bin, "learn", "-o", profile, "--", peer, "connect", strconv.Itoa(okPort))
+		r.requireStatus(t, 0)
+		require.Equal(t, "connect port="+strconv.Itoa(okPort)+" ok\n", r.stdout)
+		data, err := os.ReadFile(profile)
+		require.NoError(t, err)
+		require.Contains(t, string(data), `"127.0.0.1:`+strconv.Itoa(okPort)+`"`)
+
+		r = runCLI(t, bin, "run", "--profile", profile, "--", peer, "connect", strconv.Itoa(okPort), strconv.Itoa(badPort))
+		r.requireStatus(t, 0)
+		require.Equal(t, "connect port="+strconv.Itoa(okPort)+" ok\nconnect port="+strconv.Itoa(badPort)+" errno=ECONNREFUSED\n", r.stdout)
+		require.Zero(t, badCount.Load())
+	})
+
+	t.Run("Processes", func(t *testing.T) {
+		t.Parallel()
+		profile := filepath.Join(t.TempDir(), "procs.toml")
+		r := runCLI(t, bin, "learn", "-o", profile, "--", "sh", "-c", "sleep 0.3 & sleep 0.3 & wait")
+		r.requireStatus(t, 0)
+		data, err := os.ReadFile(profile)
+		require.NoError(t, err)
+		require.Contains(t, string(data), "[processes]\nmax = 3\n")
+	})
+}
+
+// runSampled runs sandlock-go and samples the size of the program's
+// process group until it exits; it returns the largest size seen.
+func runSampled(t *testing.T, bin string, args ...string) (peak int, stderr string, status int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	require.NoError(t, cmd.Start())
+	timer := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	pgid := 0
+	for {
+		select {
+		case <-done:
+			return peak, errBuf.String(), cmd.ProcessState.ExitCode()
+		default:
+		}
+		if pgid == 0 {
+			pgid = childOf(cmd.Process.Pid)
+		}
+		if pgid != 0 {
+			peak = max(peak, groupSize(pgid))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// childOf returns a child of process pid (the sandbox's helper, whose pid
+// is the program's process group), 0 if none.
+func childOf(pid int) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		end := bytes.LastIndexByte(stat, ')')
+		fields := strings.Fields(string(stat[end+2:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(e.Name())
+			return n
+		}
+	}
+	return 0
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
