@@ -30,7 +30,7 @@ func TestSmokeGetppid(t *testing.T) {
 // answers still arrive, setsid is allowed, and a cancelled run with a live
 // child still ends.
 func TestPollListener(t *testing.T) {
-	cmd := sandbox.Command("/bin/sh", "-c", "echo $PPID; exec setsid /bin/sh -c 'echo $PPID'")
+	cmd := sandbox.Command("/bin/sh", "-c", "echo $PPID; exec setsid -w /bin/sh -c 'echo $PPID'")
 	cmd.Policy.AllowProcessGroups = true
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
