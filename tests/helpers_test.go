@@ -33,28 +33,33 @@ const getpidMagic = 0x5a17
 // runTimeout bounds every run: a hang fails the test instead of the suite.
 const runTimeout = 20 * time.Second
 
-var (
-	victimOnce sync.Once
-	victimBin  string
-	victimErr  error
-)
-
-// victim returns the path of the victim program, built once per test binary
-// run with CGO_ENABLED=0. It lives in a per-user directory named after a
-// hash of its sources, and is replaced atomically: runs do not pile up
-// binaries in the temp dir, and trees with different victims do not
-// overwrite each other's.
+// victim returns the path of the victim program (tests/victims/victim).
 func victim(t testing.TB) string {
 	t.Helper()
-	victimOnce.Do(func() { victimBin, victimErr = buildVictim() })
-	if victimErr != nil {
-		t.Fatalf("build victim: %v", victimErr)
-	}
-	return victimBin
+	return buildProgram(t, "victim")
 }
 
-// victimSource is the package of the victim program.
-const victimSource = "./victims/victim"
+var programs sync.Map // victim name -> *builtProgram
+
+type builtProgram struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildProgram returns the path of the program in tests/victims/NAME, built
+// once per test binary run with CGO_ENABLED=0. It lives in a per-user
+// directory named after a hash of its sources, and is replaced atomically:
+// runs do not pile up binaries in the temp dir, and trees with different
+// victims do not overwrite each other's.
+func buildProgram(t testing.TB, name string) string {
+	t.Helper()
+	v, _ := programs.LoadOrStore(name, &builtProgram{})
+	b := v.(*builtProgram)
+	b.once.Do(func() { b.path, b.err = buildVictim(name) })
+	require.NoError(t, b.err, "build victims/%s", name)
+	return b.path
+}
 
 // sourceHash hashes the files of dir.
 func sourceHash(dir string) (string, error) {
@@ -81,27 +86,28 @@ func goTool() string {
 	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
-func buildVictim() (string, error) {
-	sum, err := sourceHash(victimSource)
+func buildVictim(name string) (string, error) {
+	source := "./victims/" + name
+	sum, err := sourceHash(source)
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(os.TempDir(), "sandlock-go-victims-"+strconv.Itoa(os.Getuid()), sum)
+	dir := filepath.Join(os.TempDir(), "sandlock-go-victims-"+strconv.Itoa(os.Getuid()), name+"-"+sum)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(dir, "victim-*.tmp")
+	tmp, err := os.CreateTemp(dir, name+"-*.tmp")
 	if err != nil {
 		return "", err
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.Command(goTool(), "build", "-o", tmp.Name(), victimSource)
+	cmd := exec.Command(goTool(), "build", "-o", tmp.Name(), source)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%v: %s", err, out)
 	}
-	bin := filepath.Join(dir, "victim")
+	bin := filepath.Join(dir, name)
 	if err := os.Rename(tmp.Name(), bin); err != nil {
 		return "", err
 	}

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,43 +16,6 @@ import (
 	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
 	"github.com/sandlock-go/sandlock-go/sandbox"
 )
-
-var programs sync.Map // package dir -> *builtProgram
-
-type builtProgram struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// buildProgram builds ./victims/NAME once per test binary run.
-func buildProgram(t testing.TB, name string) string {
-	t.Helper()
-	v, _ := programs.LoadOrStore(name, &builtProgram{})
-	b := v.(*builtProgram)
-	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "sandlock-go-"+name+"-")
-		if err != nil {
-			b.err = err
-			return
-		}
-		b.path = filepath.Join(dir, name)
-		cmd := exec.Command(goTool(), "build", "-o", b.path, "./victims/"+name)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = &buildError{err: err, out: string(out)}
-		}
-	})
-	require.NoError(t, b.err, "build victims/%s", name)
-	return b.path
-}
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 // raceFiles makes an allowed and a denied file; the denied one starts with
 // the racer's marker.
