@@ -438,10 +438,9 @@ const (
 	caseReadOnlyWrite
 	caseUnmappedWrite
 	caseMaxPlusOneRead
-	numCases
 )
 
-// Path cases: openat(AT_FDCWD, addr, O_RDONLY, MagicPathArg|id<<8); the
+// Path cases: openat(AT_FDCWD, addr, O_RDONLY, MagicPathArg|id<<32); the
 // handler calls ReadPath(1).
 const (
 	pathNull = 100 + iota
@@ -475,20 +474,22 @@ func munmapAt(b []byte, off, size int) {
 	}
 }
 
+// isMapped reports whether the page at addr is mapped (mincore fails with
+// ENOMEM on an unmapped one).
+func isMapped(addr uintptr, page int) bool {
+	var vec [1]byte
+	_, _, e := unix.Syscall(unix.SYS_MINCORE, addr, uintptr(page), uintptr(unsafe.Pointer(&vec[0])))
+	return e != unix.ENOMEM
+}
+
 // cmdArgs passes NULL, unmapped, kernel, page-straddling, unterminated and
 // huge arguments to the handler, and prints what came back.
 func cmdArgs() {
 	page := os.Getpagesize()
-	// An unmapped page: mapped, then unmapped.
+	// Every mapping first, the holes last: a hole made earlier could be
+	// filled by a later mapping.
 	gone := mmap(page)
-	unmapped := uintptr(unsafe.Pointer(&gone[0]))
-	munmapAt(gone, 0, page)
-	// Two pages, the second unmapped: strings run into the hole.
 	two := mmap(2 * page)
-	munmapAt(two, page, page)
-	end := uintptr(unsafe.Pointer(&two[0])) + uintptr(page) // first unmapped byte
-	tail := two[page-16 : page]
-	// A read-only page holding known bytes.
 	ro := mmap(page)
 	copy(ro, "READONLY")
 	if err := unix.Mprotect(ro, unix.PROT_READ); err != nil {
@@ -498,12 +499,27 @@ func cmdArgs() {
 	long := []byte(strings.Repeat("A", 8192) + "\x00")
 	exact := []byte(strings.Repeat("B", 4096) + "\x00")
 	valid := []byte("valid\x00")
+	tail := two[page-16 : page]
+	// An unmapped page; and two pages of which the second is unmapped, so
+	// that strings run into the hole.
+	unmapped := uintptr(unsafe.Pointer(&gone[0]))
+	end := uintptr(unsafe.Pointer(&two[0])) + uintptr(page) // first unmapped byte
+	munmapAt(gone, 0, page)
+	munmapAt(two, page, page)
+	holes := func() {
+		for _, h := range []uintptr{unmapped, end} {
+			if isMapped(h, page) {
+				fail("the hole at %#x was mapped again", h)
+			}
+		}
+	}
 
 	addr := func(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
 	noNUL := func() { copy(tail, strings.Repeat("A", 16)) }
 	withNUL := func() { copy(tail, strings.Repeat("A", 15)+"\x00") }
 
 	trap := func(id int, a uintptr, n uintptr) {
+		holes()
 		r, _, e := unix.Syscall6(unix.SYS_GETPPID, MagicArgs, uintptr(id), a, n, 0, 0)
 		fmt.Printf("case id=%d ret=%d errno=%s\n", id, int64(r), errnoName(e))
 	}
@@ -530,8 +546,9 @@ func cmdArgs() {
 	trap(caseMaxPlusOneRead, addr(valid), 16<<20+1)
 
 	openPath := func(id int, a uintptr) {
+		holes()
 		r, _, e := unix.Syscall6(unix.SYS_OPENAT, atFDCWD, a,
-			unix.O_RDONLY|unix.O_CLOEXEC, uintptr(MagicPathArg|id<<8), 0, 0)
+			unix.O_RDONLY|unix.O_CLOEXEC, uintptr(MagicPathArg|id<<32), 0, 0)
 		if e == 0 {
 			unix.Close(int(r))
 		}
