@@ -5,10 +5,17 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/landlock-lsm/go-landlock/landlock"
-	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/notif"
 )
+
+// Landlock is done with raw syscalls rather than go-landlock: that library
+// imports libcap's psx, which turns every build with cgo enabled (the Go
+// default where a C compiler exists) into a cgo binary linked against libc,
+// against the static, cgo-free binary this project promises. What we need is
+// small: one ruleset of path rules, enforced on the helper's thread before
+// execve.
 
 // landlockConfig is the filesystem part of a Policy, sent to the helper.
 type landlockConfig struct {
@@ -17,9 +24,94 @@ type landlockConfig struct {
 	Strict    bool
 }
 
-// handledFS is every filesystem right up to ABI 5: once a Policy lists
-// paths, everything else on the filesystem is denied.
-var handledFS = landlock.V5.HandledAccessFS
+// Filesystem access rights and the Landlock ABI that introduced them.
+const (
+	fsReadOnly = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
+	// fsABI1 is every right of ABI 1.
+	fsABI1 = fsReadOnly | unix.LANDLOCK_ACCESS_FS_WRITE_FILE |
+		unix.LANDLOCK_ACCESS_FS_REMOVE_DIR | unix.LANDLOCK_ACCESS_FS_REMOVE_FILE |
+		unix.LANDLOCK_ACCESS_FS_MAKE_CHAR | unix.LANDLOCK_ACCESS_FS_MAKE_DIR |
+		unix.LANDLOCK_ACCESS_FS_MAKE_REG | unix.LANDLOCK_ACCESS_FS_MAKE_SOCK |
+		unix.LANDLOCK_ACCESS_FS_MAKE_FIFO | unix.LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+		unix.LANDLOCK_ACCESS_FS_MAKE_SYM
+	// fsFileRights are the rights that apply to a file (not a directory).
+	fsFileRights = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE |
+		unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_TRUNCATE |
+		unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
+	// landlockFullABI is the ABI with every right we use.
+	landlockFullABI = 5
+)
+
+// handledFSRights returns the filesystem rights Landlock ABI abi can
+// restrict (0 for none): ABI 2 adds REFER, 3 TRUNCATE, 5 IOCTL_DEV.
+func handledFSRights(abi int) uint64 {
+	var rights uint64
+	if abi >= 1 {
+		rights |= fsABI1
+	}
+	if abi >= 2 {
+		rights |= unix.LANDLOCK_ACCESS_FS_REFER
+	}
+	if abi >= 3 {
+		rights |= unix.LANDLOCK_ACCESS_FS_TRUNCATE
+	}
+	if abi >= 5 {
+		rights |= unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
+	}
+	return rights
+}
+
+// landlockRule is one path and the rights granted beneath it.
+type landlockRule struct {
+	path   string
+	rights uint64
+}
+
+// plan returns the rights to handle and the rules for a kernel with
+// Landlock ABI abi. In strict mode an ABI older than landlockFullABI is an
+// error; otherwise the rules degrade to what the kernel can restrict (with
+// ABI 0, nothing). It is a pure function of its inputs, isDir included.
+func (c *landlockConfig) plan(abi int, isDir func(string) (bool, error)) (uint64, []landlockRule, error) {
+	if c.Strict && abi < landlockFullABI {
+		return 0, nil, fmt.Errorf("landlock: %w", &notif.UnsupportedFeatureError{
+			Name: "Landlock ABI 5 (strict mode)", MinimumVersion: "6.10",
+			Reason: fmt.Sprintf("the kernel has ABI %d", abi)})
+	}
+	handled := handledFSRights(abi)
+	if handled == 0 {
+		return 0, nil, nil
+	}
+	var rules []landlockRule
+	add := func(paths []string, rights uint64) error {
+		for _, p := range paths {
+			dir, err := isDir(p)
+			if err != nil {
+				return fmt.Errorf("landlock path: %w", err)
+			}
+			r := rights & handled
+			if !dir {
+				r &= fsFileRights
+			}
+			rules = append(rules, landlockRule{path: p, rights: r})
+		}
+		return nil
+	}
+	if err := add(c.ReadOnly, fsReadOnly); err != nil {
+		return 0, nil, err
+	}
+	if err := add(c.ReadWrite, handled); err != nil {
+		return 0, nil, err
+	}
+	return handled, rules, nil
+}
+
+func statIsDir(p string) (bool, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return false, err
+	}
+	return st.IsDir(), nil
+}
 
 // check verifies the paths in the supervisor, so that a typo is an error
 // at Start and not a confusing denial in the target.
@@ -32,63 +124,44 @@ func (c *landlockConfig) check() error {
 	return nil
 }
 
-func (c *landlockConfig) rules() ([]landlock.Rule, error) {
-	var rules []landlock.Rule
-	add := func(paths []string, write bool) error {
-		for _, p := range paths {
-			st, err := os.Stat(p)
-			if err != nil {
-				return fmt.Errorf("landlock path: %w", err)
-			}
-			switch {
-			case st.IsDir() && write:
-				rules = append(rules, landlock.RWDirs(p).WithRefer())
-			case st.IsDir():
-				rules = append(rules, landlock.RODirs(p))
-			case write:
-				rules = append(rules, landlock.RWFiles(p))
-			default:
-				rules = append(rules, landlock.ROFiles(p))
-			}
-		}
-		return nil
-	}
-	if err := add(c.ReadOnly, false); err != nil {
-		return nil, err
-	}
-	if err := add(c.ReadWrite, true); err != nil {
-		return nil, err
-	}
-	return rules, nil
-}
-
 // restrictThread enforces the rules on the calling (locked) thread, which
 // must have no_new_privs set.
 func (c *landlockConfig) restrictThread() error {
-	rules, err := c.rules()
-	if err != nil {
+	abi, err := notif.LandlockABI()
+	if err != nil && !errors.Is(err, notif.ErrNotSupported) {
 		return err
 	}
-	cfg, err := landlock.NewConfig(handledFS)
+	handled, rules, err := c.plan(abi, statIsDir)
+	if err != nil || handled == 0 {
+		return err
+	}
+	ruleset, err := landlockCreateRuleset(handled)
 	if err != nil {
-		return fmt.Errorf("landlock config: %w", err)
+		return fmt.Errorf("landlock_create_ruleset: %w", err)
 	}
-	if !c.Strict {
-		*cfg = cfg.BestEffort()
+	defer unix.Close(ruleset)
+	for _, r := range rules {
+		if err := addPathRule(ruleset, r); err != nil {
+			return err
+		}
 	}
-	fd, flags, err := cfg.NewRulesetFD(rules...)
+	if err := landlockRestrictSelf(ruleset); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("landlock_restrict_self (no_new_privs missing?): %w", err)
+		}
+		return fmt.Errorf("landlock_restrict_self: %w", err)
+	}
+	return nil
+}
+
+func addPathRule(ruleset int, r landlockRule) error {
+	fd, err := unix.Open(r.path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("landlock ruleset: %w", err)
-	}
-	if fd < 0 {
-		return nil // best effort on a kernel without Landlock
+		return fmt.Errorf("landlock path %s: %w", r.path, err)
 	}
 	defer unix.Close(fd)
-	if err := llsyscall.LandlockRestrictSelf(fd, flags); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("landlock restrict self (no_new_privs missing?): %w", err)
-		}
-		return fmt.Errorf("landlock restrict self: %w", err)
+	if err := landlockAddPathRule(ruleset, fd, r.rights); err != nil {
+		return fmt.Errorf("landlock_add_rule %s: %w", r.path, err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -18,9 +17,11 @@ import (
 
 // Rules are the allowed destinations.
 type Rules struct {
-	// Connect entries are "HOST:PORT": HOST an IP address, a host name
-	// (resolved once, when the policy is made) or "*"; PORT a number or
-	// "*". IPv6 addresses go in brackets: "[::1]:8080".
+	// Connect entries are "HOST:PORT": HOST an IP address, "localhost"
+	// (127.0.0.1 and ::1) or "*"; PORT a number or "*". IPv6 addresses go
+	// in brackets: "[::1]:8080". Other host names are not resolved: a
+	// policy that depends on DNS at start-up is neither stable nor
+	// hermetic.
 	Connect []string
 	// Bind entries are "PORT" (any local address) or "HOST:PORT".
 	Bind []string
@@ -82,10 +83,10 @@ func New(r Rules) (*Policy, error) {
 }
 
 func parseEndpoint(s string, portOnly bool) ([]endpoint, error) {
-	host, portStr, err := net.SplitHostPort(s)
+	host, portStr, err := splitHostPort(s)
 	if err != nil {
 		if !portOnly {
-			return nil, fmt.Errorf("want HOST:PORT: %w", err)
+			return nil, err
 		}
 		host, portStr = "*", s
 	}
@@ -96,23 +97,39 @@ func parseEndpoint(s string, portOnly bool) ([]endpoint, error) {
 			return nil, fmt.Errorf("bad port %q", portStr)
 		}
 	}
-	if host == "*" || host == "" {
+	switch host {
+	case "*", "":
 		return []endpoint{{any: true, port: port}}, nil
+	case "localhost":
+		return []endpoint{
+			{addr: netip.AddrFrom4([4]byte{127, 0, 0, 1}), port: port},
+			{addr: netip.IPv6Loopback(), port: port},
+		}, nil
 	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		return []endpoint{{addr: a.Unmap(), port: port}}, nil
-	}
-	ips, err := net.LookupIP(host)
+	a, err := netip.ParseAddr(host)
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", host, err)
+		return nil, fmt.Errorf("host %q: want an IP address, localhost or *", host)
 	}
-	var eps []endpoint
-	for _, ip := range ips {
-		if a, ok := netip.AddrFromSlice(ip); ok {
-			eps = append(eps, endpoint{addr: a.Unmap(), port: port})
+	return []endpoint{{addr: a.Unmap(), port: port}}, nil
+}
+
+// splitHostPort splits "host:port" and "[v6]:port".
+func splitHostPort(s string) (host, port string, err error) {
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]:")
+		if end < 0 {
+			return "", "", fmt.Errorf("want HOST:PORT: address %s: want [ADDRESS]:PORT for IPv6", s)
 		}
+		return s[1:end], s[end+2:], nil
 	}
-	return eps, nil
+	i := strings.LastIndexByte(s, ':')
+	switch {
+	case i < 0:
+		return "", "", fmt.Errorf("want HOST:PORT: address %s: missing port in address", s)
+	case strings.Count(s, ":") > 1:
+		return "", "", fmt.Errorf("want HOST:PORT: address %s: too many colons in address (IPv6 goes in brackets)", s)
+	}
+	return s[:i], s[i+1:], nil
 }
 
 // Syscalls returns the names to register the Policy on.

@@ -1,0 +1,40 @@
+package sandbox
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// sizeofRulesetAttrFS is the size of struct landlock_ruleset_attr in ABI 1,
+// which has handled_access_fs only: the kernel accepts it on every ABI.
+const sizeofRulesetAttrFS = 8
+
+func landlockCreateRuleset(handledFS uint64) (int, error) {
+	attr := unix.LandlockRulesetAttr{Handled_access_fs: handledFS}
+	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), sizeofRulesetAttrFS, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
+// landlockAddPathRule adds a LANDLOCK_RULE_PATH_BENEATH rule. The kernel
+// reads a packed 12-byte struct, which is the start of x/sys's padded one.
+func landlockAddPathRule(ruleset, parent int, rights uint64) error {
+	attr := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(parent)}
+	_, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), unix.LANDLOCK_RULE_PATH_BENEATH,
+		uintptr(unsafe.Pointer(&attr)), 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+func landlockRestrictSelf(ruleset int) error {
+	_, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(ruleset), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
