@@ -1,6 +1,7 @@
 package notif
 
 import (
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -23,8 +24,26 @@ func ioctlIDValid(fd int, id uint64) error {
 	return errnoErr(errno)
 }
 
+// ioctlAddFD blocks every signal on the calling thread during the ioctl.
+// With SECCOMP_ADDFD_FLAG_SEND the kernel marks the notification answered
+// before it waits for the target to take the descriptor; a signal that
+// interrupts that wait (SIGCHLD, SIGURG, any signal reaching this thread)
+// withdraws the descriptor but not the answer, and the trapped syscall
+// returns 0, a descriptor the target already had, instead of a new one.
+// A stop (SIGSTOP, the cgroup freezer) cannot be blocked and still can.
 func ioctlAddFD(fd int, a *AddFD) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	all := unix.Sigset_t{}
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	var old unix.Sigset_t
+	masked := unix.PthreadSigmask(unix.SIG_SETMASK, &all, &old) == nil
 	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_ADDFD, uintptr(unsafe.Pointer(a)))
+	if masked {
+		_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	}
 	if errno != 0 {
 		return -1, errno
 	}
