@@ -53,7 +53,7 @@ func TestReliabilityKilledWithPending(t *testing.T) {
 func killedWithPending(t *testing.T, n int, releaseAfterWait bool) {
 	const workers = 8
 	bin := hostile(t)
-	runtime.GC()
+	warmUp(t)
 	fds := countFDs(t)
 	ignore := goleak.IgnoreCurrent()
 
@@ -122,18 +122,21 @@ func killedWithPending(t *testing.T, n int, releaseAfterWait bool) {
 	require.Less(t, elapsed, promptly)
 	require.Equal(t, syscall.SIGKILL, r.Signal())
 	release()
-	waitFor(t, promptly, func() string { return fmt.Sprintf("%d of %d handlers returned", returned.Load(), handled) },
-		func() bool { return int(returned.Load()) == handled })
+	// A worker freed by the kill may still receive a notification of a
+	// thread that has not died yet: it is handled (and gone) as well.
+	waitFor(t, promptly, func() string { return fmt.Sprintf("%d of %d handlers returned", returned.Load(), entered.Load()) },
+		func() bool { return returned.Load() == entered.Load() })
 
-	require.EqualValues(t, handled, entered.Load(), "handlers entered after the kill")
-	require.EqualValues(t, handled, sawGone.Load(), "handlers that saw their notification gone")
+	require.GreaterOrEqual(t, int(entered.Load()), handled)
+	require.LessOrEqual(t, int(entered.Load()), n)
+	require.Equal(t, entered.Load(), sawGone.Load(), "handlers that saw their notification gone")
 	got := errs.all()
 	for _, e := range got {
 		require.NotErrorIs(t, e, notif.ErrNotificationGone)
 		require.NotErrorIs(t, e, unix.ENOENT)
 	}
 	if releaseAfterWait {
-		require.Len(t, got, handled, "OnError: %v", got)
+		require.Len(t, got, int(entered.Load()), "OnError: %v", got)
 		for _, e := range got {
 			require.ErrorContains(t, e, "still running at shutdown")
 		}
@@ -143,6 +146,6 @@ func killedWithPending(t *testing.T, n int, releaseAfterWait bool) {
 	runtime.GC()
 	require.Equal(t, fds, countFDs(t), "open descriptors:\n%s", listFDs())
 	goleak.VerifyNone(t, ignore)
-	figure(t, "%d trapped, %d in handlers, killed: Wait %s after the kill, run %s; OnError %d; fds %d before, %d after",
-		n, handled, elapsed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), len(got), fds, countFDs(t))
+	figure(t, "%d trapped, %d in handlers at the kill (%d handler calls in all): Wait %s after the kill, run %s; OnError %d; fds %d before, %d after",
+		n, handled, entered.Load(), elapsed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), len(got), fds, countFDs(t))
 }

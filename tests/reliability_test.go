@@ -13,10 +13,12 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,4 +161,15 @@ func intField(t testing.TB, m map[string]string, key string) int {
 func figure(t testing.TB, format string, a ...any) {
 	t.Helper()
 	t.Logf("FIGURES %s: %s", t.Name(), fmt.Sprintf(format, a...))
+}
+
+// warmUp makes one short supervised run of the hostile victim, so that
+// what the first run of a test process creates lazily (the build of the
+// victim, the runtime's netpoller descriptors) is not counted as a leak.
+func warmUp(t testing.TB) {
+	t.Helper()
+	r := newRunContext(t, context.Background(), hostile(t), "values", "1", "1")
+	r.handle(t, "getppid", valueHandler)
+	require.Contains(t, r.mustRun(t), "values threads=1 calls=1 ok")
+	runtime.GC()
 }
