@@ -131,20 +131,24 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		if err != nil {
 			return nil, usagef("--max-processes %d: %v", limit, err)
 		}
-		add("--max-processes", l.Syscalls(arch), l)
+		flag := "--max-processes"
+		if f.maxProcesses == "" {
+			flag = "--profile"
+		}
+		add(flag, l.Syscalls(arch), l)
 	}
 
 	// Network.
 	if prof != nil || len(f.allowConnect)+len(f.allowBind) > 0 {
 		rules := netpolicy.Rules{Connect: f.allowConnect, Bind: f.allowBind}
-		var names []string
+		var names, flags []string
 		if len(f.allowConnect) > 0 {
-			names = append(names, "connect")
+			names, flags = append(names, "connect"), append(flags, "--allow-connect")
 		}
 		if len(f.allowBind) > 0 {
-			names = append(names, "bind")
+			names, flags = append(names, "bind"), append(flags, "--allow-bind")
 		}
-		flag := "--allow-connect"
+		flag := strings.Join(flags, "/")
 		if prof != nil {
 			rules.Connect = append(slices.Clone(f.allowConnect), prof.Network.Connect...)
 			rules.Bind = append(slices.Clone(f.allowBind), prof.Network.Bind...)

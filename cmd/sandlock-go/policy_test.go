@@ -62,7 +62,7 @@ func TestParseRunPolicyErrors(t *testing.T) {
 		{[]string{"--profile", badConnect, "true"}, "--profile " + badConnect + `: network: connect rule "nohost": want HOST:PORT: address nohost: missing port in address`},
 		{[]string{"--allow-path", "/usr", "--deny", "openat", "true"}, "--deny openat: openat is also decided by --allow-path/--deny-path"},
 		{[]string{"--max-processes", "2", "--deny", "clone", "true"}, "--deny clone: clone is also decided by --max-processes"},
-		{[]string{"--allow-bind", "80", "--deny", "bind", "true"}, "--deny bind: bind is also decided by --allow-connect"},
+		{[]string{"--allow-bind", "80", "--deny", "bind", "true"}, "--deny bind: bind is also decided by --allow-bind"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
