@@ -36,6 +36,7 @@ type Listener struct {
 	closed   atomic.Bool
 	stopping atomic.Bool
 	blocking atomic.Bool
+	killable atomic.Bool
 }
 
 var _ Notifier = (*Listener)(nil)
@@ -194,15 +195,44 @@ func (l *Listener) AddFD(a *AddFD) (int, error) {
 	if l.closed.Load() {
 		return -1, ErrClosed
 	}
-	fd, err := ioctlAddFD(l.fd, a)
+	req := *a
+	twoStep := a.Flags&AddFDFlagSend != 0 && l.killable.Load()
+	if twoStep {
+		req.Flags &^= AddFDFlagSend
+	}
+	fd, err := ioctlAddFD(l.fd, &req)
 	if err != nil {
 		if err == unix.ENOENT {
 			return -1, gone("addfd", a.ID)
 		}
 		return -1, fmt.Errorf("addfd id %#x: %w", a.ID, err)
 	}
+	if twoStep {
+		if err := ioctlSend(l.fd, &Resp{ID: a.ID, Val: int64(fd)}); err != nil {
+			if err == unix.ENOENT {
+				return -1, gone("send", a.ID)
+			}
+			return -1, fmt.Errorf("send id %#x: %w", a.ID, err)
+		}
+	}
 	return fd, nil
 }
+
+// SetWaitKillableRecv tells the Listener that its filter was installed with
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19+), as seccomp.Install
+// does where the kernel has it: a received notification can then be
+// interrupted only by the death of its task.
+//
+// AddFD with AddFDFlagSend then installs the descriptor and answers in two
+// ioctls (ADDFD, then SEND with the new number) instead of one. The
+// one-step form is not safe against a stop of the supervisor (SIGSTOP, the
+// cgroup freezer): the kernel marks the notification answered before it
+// waits for the task to take the descriptor, a stop interrupts that wait
+// and withdraws the descriptor, and the trapped syscall returns 0, a
+// descriptor the task already had. An interrupted ADDFD without SEND is
+// withdrawn or completed whole and restarted, and with killable waits the
+// task cannot leave its syscall between the two steps but by dying.
+func (l *Listener) SetWaitKillableRecv(on bool) { l.killable.Store(on) }
 
 // SetSyncWakeUp asks the kernel to switch directly between the trapped task
 // and the receiving thread (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6+).

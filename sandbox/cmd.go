@@ -214,6 +214,10 @@ func (c *Cmd) Start() (err error) {
 		// notification.
 		l.SetBlockingRecv(true)
 	}
+	if notif.HaveWaitKillableRecv.Check() == nil {
+		// seccomp.Install asked for it, and the kernel has it.
+		l.SetWaitKillableRecv(true)
+	}
 	c.listener = l
 
 	var launched atomic.Bool
