@@ -84,9 +84,9 @@ Flags:
         e.g. --max-processes 4
   --allow-connect HOST:PORT
         Let connect reach only HOST:PORT (repeatable); others fail with
-        ECONNREFUSED. HOST is an IP address, a name (resolved once) or *;
-        PORT a number or *. IPv6 in brackets: [::1]:80. Unix sockets are not
-        affected.
+        ECONNREFUSED. HOST is an IP address, localhost (127.0.0.1 and ::1)
+        or *; PORT a number or *. IPv6 in brackets: [::1]:80. Unix sockets
+        are not affected.
         e.g. --allow-connect 127.0.0.1:8080 --allow-connect '*:443'
   --allow-bind PORT
         Let bind use only PORT, or HOST:PORT (repeatable); others fail with
