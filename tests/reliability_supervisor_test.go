@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +42,7 @@ const pdeathBound = 2 * time.Second
 // that, then kills it.
 func TestReliabilitySupervisorDeath(t *testing.T) {
 	bin := hostile(t)
-	cli := buildCLIOnce(t)
+	cli := buildSandlockGo(t)
 	rounds := pick(1, 20)
 	supervisors := map[string]func(args ...string) *exec.Cmd{
 		"cli": func(args ...string) *exec.Cmd {
@@ -70,8 +69,8 @@ func TestReliabilitySupervisorDeath(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "child.log")
 		sup := supervisors["cli"](bin, "spin", "777", "4", file)
 		lines := startSupervisor(t, sup)
-		child := waitLineField(t, lines, "spin-child pid=", "pid")
-		waitLineField(t, lines, "spin pid=", "pid")
+		got := waitLines(t, lines, "spin-child pid=", "spin pid=") // in any order
+		child := lineField(t, got["spin-child pid="], "spin-child pid=", "pid")
 		defer unix.Kill(child, unix.SIGKILL)
 		waitFor(t, runTimeout, func() string { return "the child's first answer" }, func() bool {
 			data, _ := os.ReadFile(file)
@@ -203,23 +202,37 @@ func waitLineField(t *testing.T, lines <-chan string, prefix, key string) int {
 	return lineField(t, waitLine(t, lines, prefix), prefix, key)
 }
 
-// waitLine waits for a line starting with prefix.
+// waitLine waits for a line starting with prefix; the lines before it
+// are dropped.
 func waitLine(t *testing.T, lines <-chan string, prefix string) string {
 	t.Helper()
+	return waitLines(t, lines, prefix)[prefix]
+}
+
+// waitLines waits until a line starting with each prefix has come, in any
+// order, and returns the first of each by prefix.
+func waitLines(t *testing.T, lines <-chan string, prefixes ...string) map[string]string {
+	t.Helper()
+	found := map[string]string{}
 	deadline := time.After(runTimeout)
 	var seen []string
 	for {
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				t.Fatalf("no line %q before EOF; got:\n%s", prefix, strings.Join(seen, "\n"))
+				t.Fatalf("no lines %q before EOF; got:\n%s", prefixes, strings.Join(seen, "\n"))
 			}
 			seen = append(seen, line)
-			if strings.HasPrefix(line, prefix) {
-				return line
+			for _, p := range prefixes {
+				if _, ok := found[p]; !ok && strings.HasPrefix(line, p) {
+					found[p] = line
+				}
+			}
+			if len(found) == len(prefixes) {
+				return found
 			}
 		case <-deadline:
-			t.Fatalf("no line %q within %s; got:\n%s", prefix, runTimeout, strings.Join(seen, "\n"))
+			t.Fatalf("no lines %q within %s; got:\n%s", prefixes, runTimeout, strings.Join(seen, "\n"))
 		}
 	}
 }
@@ -248,32 +261,16 @@ func groupMembers(pgid int) []int {
 	return pids
 }
 
-var cliOnce struct {
-	sync.Once
-	path string
-	err  error
-}
-
-// buildCLIOnce builds cmd/sandlock-go once per test process into a
-// temporary directory removed at exit of the tests that use it.
-func buildCLIOnce(t *testing.T) string {
+// buildSandlockGo builds cmd/sandlock-go into a directory that lives as
+// long as t (the go build cache makes it quick).
+func buildSandlockGo(t *testing.T) string {
 	t.Helper()
-	cliOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sandlock-go-reliability-cli-")
-		if err != nil {
-			cliOnce.err = err
-			return
-		}
-		cliOnce.path = filepath.Join(dir, "sandlock-go")
-		build := exec.Command(goTool(), "build", "-o", cliOnce.path, "github.com/sandlock-go/sandlock-go/cmd/sandlock-go")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			cliOnce.err = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	require.NoError(t, cliOnce.err)
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(cliOnce.path)) })
-	return cliOnce.path
+	bin := filepath.Join(t.TempDir(), "sandlock-go")
+	build := exec.Command(goTool(), "build", "-o", bin, "github.com/sandlock-go/sandlock-go/cmd/sandlock-go")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
 }
 
 // TestReliabilitySupervisorProcess is not a test: with supervisorEnv set,
