@@ -169,29 +169,37 @@ func supervisorKilled(t *testing.T, newSup func(args ...string) *exec.Cmd, bin s
 }
 
 // startSupervisor starts sup with its stdout scanned into the returned
-// channel of lines, and kills it when the test ends.
+// channel of lines, and kills it when the test ends. The read end of the
+// pipe stays open until then (exec.Cmd.Wait would close it), so that the
+// command never dies of SIGPIPE instead of its supervisor's death signal.
 func startSupervisor(t *testing.T, sup *exec.Cmd) <-chan string {
 	t.Helper()
-	out, err := sup.StdoutPipe()
+	r, w, err := os.Pipe()
 	require.NoError(t, err)
-	sup.Stderr = os.Stderr
-	require.NoError(t, sup.Start())
-	t.Cleanup(func() {
-		_ = sup.Process.Kill()
-		_ = sup.Wait()
-	})
+	sup.Stdout, sup.Stderr = w, os.Stderr
+	err = sup.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		require.NoError(t, err)
+	}
 	lines := make(chan string, 1024)
 	go func() {
 		defer close(lines)
-		sc := bufio.NewScanner(out)
+		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			select {
 			case lines <- sc.Text():
 			default: // nobody listens any more
 			}
 		}
-		_, _ = io.Copy(io.Discard, out)
+		_, _ = io.Copy(io.Discard, r)
 	}()
+	t.Cleanup(func() {
+		_ = sup.Process.Kill()
+		_ = sup.Wait()
+		r.Close()
+	})
 	return lines
 }
 

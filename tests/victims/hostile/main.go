@@ -680,6 +680,8 @@ func cmdSpin(args []string) {
 		usage()
 	}
 	expect, threads := atoi(args[0]), atoi(args[1])
+	// Die of nothing but a kill: not of a write to a closed pipe either.
+	signal.Ignore(syscall.SIGPIPE)
 	if len(args) == 3 {
 		c := exec.Command(self(), "spin-child", args[2], strconv.Itoa(expect))
 		c.Stdout, c.Stderr = os.Stdout, os.Stderr
