@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,12 +185,23 @@ func startSupervisor(t *testing.T, sup *exec.Cmd) <-chan string {
 		require.NoError(t, err)
 	}
 	lines := make(chan string, 1024)
+	var mu sync.Mutex
+	var victims []int // every victim pid a line named
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
+			line := sc.Text()
+			for _, w := range strings.Fields(line) {
+				k, v, _ := strings.Cut(w, "=")
+				if pid, err := strconv.Atoi(v); err == nil && (k == "pid" || k == "child") && strings.HasPrefix(line, "spin") {
+					mu.Lock()
+					victims = append(victims, pid)
+					mu.Unlock()
+				}
+			}
 			select {
-			case lines <- sc.Text():
+			case lines <- line:
 			default: // nobody listens any more
 			}
 		}
@@ -198,6 +210,14 @@ func startSupervisor(t *testing.T, sup *exec.Cmd) <-chan string {
 	t.Cleanup(func() {
 		_ = sup.Process.Kill()
 		_ = sup.Wait()
+		// Whatever failed, no victim outlives the test.
+		mu.Lock()
+		defer mu.Unlock()
+		for _, pid := range victims {
+			if cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil && strings.Contains(string(cmdline), "hostile") {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+		}
 		r.Close()
 	})
 	return lines
