@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -19,6 +18,7 @@ import (
 	"github.com/sandlock-go/sandlock-go/handler/audit"
 	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
 	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
+	"github.com/sandlock-go/sandlock-go/handler/proclimit"
 	"github.com/sandlock-go/sandlock-go/sandbox"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -229,7 +229,7 @@ func (l *learner) countFork(c *handler.Ctx) handler.Action {
 			return handler.Continue()
 		}
 	}
-	live, err := groupSize(c.Pid())
+	live, err := proclimit.GroupSize(c.Pid())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
@@ -246,56 +246,6 @@ func (l *learner) countFork(c *handler.Ctx) handler.Action {
 	l.peak = max(l.peak, live+len(l.pending)+1)
 	l.pending[c.Pid()] = now
 	return handler.Continue()
-}
-
-// groupSize counts the live processes in the process group of task pid.
-func groupSize(pid int) (int, error) {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	_, pgid, ok := statFields(stat)
-	if !ok {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	d, err := os.Open("/proc")
-	if err != nil {
-		return 0, err
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, name := range names {
-		if name[0] < '0' || name[0] > '9' {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + name + "/stat")
-		if err != nil {
-			continue // exited meanwhile
-		}
-		if state, pg, ok := statFields(stat); ok && pg == pgid && state != 'Z' && state != 'X' {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// statFields returns the state and process group of a /proc/PID/stat
-// line; the command name ends at the last ')'.
-func statFields(stat []byte) (state byte, pgrp int, ok bool) {
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 || end+2 >= len(stat) {
-		return 0, 0, false
-	}
-	f := bytes.Fields(stat[end+2:])
-	if len(f) < 3 {
-		return 0, 0, false
-	}
-	pg, err := strconv.Atoi(string(f[2]))
-	return f[0][0], pg, err == nil
 }
 
 // profile returns what was learned.

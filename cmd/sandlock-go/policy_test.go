@@ -266,21 +266,6 @@ func TestLexicalPath(t *testing.T) {
 	}
 }
 
-func TestStatFields(t *testing.T) {
-	state, pg, ok := statFields([]byte("123 (a b) c)) S 1 456 456 0 -1"))
-	require.True(t, ok)
-	require.Equal(t, byte('S'), state)
-	require.Equal(t, 456, pg)
-	_, _, ok = statFields([]byte("123 (x"))
-	require.False(t, ok)
-	_, _, ok = statFields([]byte("123 (x) S 1"))
-	require.False(t, ok)
-
-	n, err := groupSize(os.Getpid())
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, n, 1)
-}
-
 func TestProfileRoundTrip(t *testing.T) {
 	p := &Profile{Version: 1, Program: []string{"sh", "-c", `echo "hi"`}}
 	p.Open.Files = pathList{"/b", "/a", "/a", `/with "quote" and \ and` + "\nnewline", "/ünï"}

@@ -105,6 +105,16 @@ func (l *Limiter) Handle(c *handler.Ctx) handler.Action {
 	return handler.Continue()
 }
 
+// GroupSize counts the live (not zombie) processes in the process group of
+// task pid, as the Limiter does.
+func GroupSize(pid int) (int, error) {
+	pgid, err := processGroup(pid)
+	if err != nil {
+		return 0, err
+	}
+	return countGroup(pgid)
+}
+
 // processGroup returns the process group of task pid.
 func processGroup(pid int) (int, error) {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

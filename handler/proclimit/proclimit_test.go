@@ -16,12 +16,20 @@ func TestParseStat(t *testing.T) {
 
 	_, _, _, err = parseStat([]byte("garbage"))
 	require.Error(t, err)
+	_, _, _, err = parseStat([]byte("123 (x"))
+	require.Error(t, err)
+	_, _, _, err = parseStat([]byte("123 (x) S 1"))
+	require.Error(t, err)
 }
 
 func TestCountGroupSeesThisProcess(t *testing.T) {
 	pgid, err := processGroup(os.Getpid())
 	require.NoError(t, err)
 	n, err := countGroup(pgid)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, 1)
+
+	n, err = GroupSize(os.Getpid())
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, n, 1)
 }
