@@ -2,19 +2,16 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -33,8 +30,6 @@ var (
 	ErrStarted = errors.New("sandbox: already started")
 )
 
-// listenerTimeout bounds the wait for the helper to install its filter.
-const listenerTimeout = 30 * time.Second
 
 // Cmd is a command to run under supervision, built like an exec.Cmd.
 //
@@ -59,6 +54,10 @@ type Cmd struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// ExtraFiles are open files the command inherits, as in exec.Cmd:
+	// entry i becomes descriptor 3+i. The command inherits no other
+	// descriptor than these and 0, 1, 2, whatever the supervisor holds.
+	ExtraFiles []*os.File
 	// Policy adds Landlock rules, a deny list and limits.
 	Policy Policy
 	// ServeOptions tune the dispatch loop (workers, tracing, errors).
@@ -126,7 +125,7 @@ func (c *Cmd) Run() error {
 
 // Start starts the command under supervision and returns once the filter
 // is in place; the command's own code runs after that.
-func (c *Cmd) Start() (err error) {
+func (c *Cmd) Start() error {
 	if c.started {
 		return ErrStarted
 	}
@@ -147,66 +146,35 @@ func (c *Cmd) Start() (err error) {
 	if err != nil {
 		return err
 	}
-	payload, err := json.Marshal(cfg)
+	keepSupervisorOutOfReach()
+	l, err := startHelper(c, cfg)
 	if err != nil {
-		return fmt.Errorf("sandbox: encode helper config: %w", err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("sandbox: find own executable: %w", err)
-	}
-
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	defer cfgR.Close()
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		cfgW.Close()
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	defer statusR.Close()
-
-	h := exec.Command(self)
-	h.Args = []string{c.Args0()}
-	h.Env = []string{helperEnv + "=1"}
-	h.Stdin, h.Stdout, h.Stderr = c.Stdin, c.Stdout, c.Stderr
-	h.ExtraFiles = []*os.File{cfgR, statusW}
-	h.SysProcAttr = &syscall.SysProcAttr{
-		// The command dies with the supervisor, and its whole process
-		// group can be killed when the run ends.
-		Pdeathsig: syscall.SIGKILL,
-		Setpgid:   true,
-	}
-	err = h.Start()
-	statusW.Close()
-	if err != nil {
-		cfgW.Close()
-		return fmt.Errorf("sandbox: start helper: %w", err)
-	}
-	c.helper = h
-	c.Process = h.Process
-	fail := func(err error) error {
-		_ = h.Process.Kill()
-		_ = h.Wait()
-		c.helper, c.Process = nil, nil // reaped: Wait must not touch its pid
 		return err
 	}
-
-	go func() {
-		_, _ = cfgW.Write(payload)
-		cfgW.Close()
-	}()
-
-	fd, err := fetchListener(h.Process.Pid, statusR)
+	fd, err := l.listener()
 	if err != nil {
-		return fail(fmt.Errorf("sandbox: start %s: %w", c.Path, err))
+		return l.abort(c, err)
 	}
+	if err := c.serve(fd); err != nil {
+		return l.abort(c, err)
+	}
+	if err := l.awaitExec(); err != nil {
+		return l.abort(c, err)
+	}
+	c.helper, c.Process, c.pidfd = l.helper, l.helper.Process, l.release()
+	c.done = make(chan struct{})
+	go c.watchContext()
+	return nil
+}
+
+// serve starts the dispatch loop on the listener fd. Until the helper's
+// execve of the command, every notification is the helper's own and is
+// answered Continue without reaching the handlers.
+func (c *Cmd) serve(fd int) error {
 	l, err := notif.NewListener(fd)
 	if err != nil {
 		unix.Close(fd)
-		return fail(err)
+		return err
 	}
 	if !c.Policy.AllowProcessGroups {
 		// Every task stays in the process group that Wait kills, and
@@ -243,23 +211,6 @@ func (c *Cmd) Start() (err error) {
 	c.cancel = cancel
 	c.served = make(chan error, 1)
 	go func() { c.served <- handler.Serve(serveCtx, l, c.table, &opts) }()
-
-	// The helper's execve closes the status pipe; before that it may
-	// report a failure.
-	msg, _ := io.ReadAll(statusR)
-	if len(msg) > 0 {
-		err := helperError(string(msg))
-		c.killGroup()
-		_ = h.Wait()
-		c.finish()
-		c.helper, c.Process = nil, nil
-		return fmt.Errorf("sandbox: start %s: %w", c.Path, err)
-	}
-	if c.pidfd, err = unix.PidfdOpen(h.Process.Pid, 0); err != nil {
-		c.pidfd = -1
-	}
-	c.done = make(chan struct{})
-	go c.watchContext()
 	return nil
 }
 
@@ -315,129 +266,20 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 	if len(args) == 0 {
 		args = []string{c.Path}
 	}
+	iso, err := c.Policy.isolation(env, len(c.ExtraFiles))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	return &helperConfig{
-		Path:     path,
-		Args:     args,
-		Env:      env,
-		Dir:      c.Dir,
-		Program:  prog.Marshal(),
-		Landlock: ll,
-		Rlimits:  c.Policy.rlimits(),
+		Path:      path,
+		Args:      args,
+		Env:       env,
+		Dir:       c.Dir,
+		Program:   prog.Marshal(),
+		Landlock:  ll,
+		Isolation: iso,
+		Rlimits:   c.Policy.rlimits(),
 	}, nil
-}
-
-// helperError turns the helper's "CODE message" report into an error.
-func helperError(msg string) error {
-	code, text, ok := strings.Cut(msg, " ")
-	if !ok {
-		return errors.New(msg)
-	}
-	switch code {
-	case strconv.Itoa(exitNotFound):
-		return fmt.Errorf("%s: %w", text, os.ErrNotExist)
-	case strconv.Itoa(exitNotExec):
-		return fmt.Errorf("%s: %w", text, os.ErrPermission)
-	}
-	return errors.New(text)
-}
-
-// fetchListener copies the helper's listener fd into this process once the
-// helper has installed its filter. The helper cannot send it: any syscall
-// it makes after the install may be trapped, and nobody could answer. It
-// writes installingMark just before installing, or an error instead.
-func fetchListener(pid int, status *os.File) (int, error) {
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return -1, fmt.Errorf("pidfd_open: %w", err)
-	}
-	defer unix.Close(pidfd)
-	exited := errors.New("helper exited before installing its filter")
-
-	// Wait for the mark, an error, or the helper's death.
-	fds := []unix.PollFd{
-		{Fd: int32(status.Fd()), Events: unix.POLLIN},
-		{Fd: int32(pidfd), Events: unix.POLLIN},
-	}
-	for {
-		n, err := unix.Poll(fds, int(listenerTimeout/time.Millisecond))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1, fmt.Errorf("poll helper: %w", err)
-		}
-		if n == 0 {
-			return -1, fmt.Errorf("helper did not start within %s", listenerTimeout)
-		}
-		break
-	}
-	var mark [1]byte
-	if n, _ := status.Read(mark[:]); n == 0 {
-		return -1, exited
-	}
-	if mark[0] != installingMark {
-		rest, _ := io.ReadAll(status)
-		return -1, helperError(string(mark[:]) + string(rest))
-	}
-
-	// The install takes microseconds: look for the listener.
-	fdDir := "/proc/" + strconv.Itoa(pid) + "/fd"
-	deadline := time.Now().Add(listenerTimeout)
-	for wait := time.Microsecond; ; {
-		if n, ok := findListenerFD(fdDir); ok {
-			fd, err := unix.PidfdGetfd(pidfd, n, 0)
-			if err != nil {
-				return -1, fmt.Errorf("pidfd_getfd: %w", err)
-			}
-			if isListener(fd) {
-				return fd, nil
-			}
-			unix.Close(fd) // the number was reused in between
-			continue
-		}
-		if pfd := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}; pollNow(pfd) {
-			// It exited; an error may be waiting on the status pipe.
-			if msg, _ := io.ReadAll(status); len(msg) > 0 {
-				return -1, helperError(string(msg))
-			}
-			return -1, exited
-		}
-		if time.Now().After(deadline) {
-			return -1, fmt.Errorf("helper did not install its filter within %s", listenerTimeout)
-		}
-		time.Sleep(wait)
-		if wait < time.Millisecond {
-			wait *= 2
-		}
-	}
-}
-
-// pollNow reports whether any of fds is ready, without waiting.
-func pollNow(fds []unix.PollFd) bool {
-	n, err := unix.Poll(fds, 0)
-	return err == nil && n > 0
-}
-
-const listenerLink = "anon_inode:seccomp notify"
-
-func findListenerFD(dir string) (int, bool) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, false
-	}
-	for _, e := range entries {
-		if target, err := os.Readlink(dir + "/" + e.Name()); err == nil && target == listenerLink {
-			if n, err := strconv.Atoi(e.Name()); err == nil {
-				return n, true
-			}
-		}
-	}
-	return 0, false
-}
-
-func isListener(fd int) bool {
-	target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
-	return err == nil && target == listenerLink
 }
 
 // watchContext kills the command when the Cmd's context is done before

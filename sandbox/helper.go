@@ -14,27 +14,6 @@ import (
 	"github.com/sandlock-go/sandlock-go/seccomp"
 )
 
-// The re-exec helper: the supervisor starts its own executable with
-// helperEnv set; Init sees it and becomes the helper, which confines its
-// locked OS thread and execve()s the target from it.
-const (
-	helperEnv = "SANDLOCK_GO_HELPER"
-	// Descriptors of the helper, passed as ExtraFiles.
-	configFD = 3 // read: the helperConfig as JSON
-	statusFD = 4 // write: installingMark, then an error message or EOF at execve
-)
-
-// installingMark tells the supervisor that the filter is being installed, so
-// it can start looking for the listener without waiting blindly.
-const installingMark = '+'
-
-// Exit codes of the helper when it cannot start the target.
-const (
-	exitSetupFailed = 125
-	exitNotExec     = 126
-	exitNotFound    = 127
-)
-
 var initCalled bool
 
 // Init must be called at the start of main (or in TestMain) of every
@@ -51,10 +30,16 @@ var initCalled bool
 // it, Cmd.Start fails with ErrNoInit.
 func Init() {
 	initCalled = true
-	if os.Getenv(helperEnv) != "1" {
+	v, ok := os.LookupEnv(helperEnv)
+	if !ok {
 		return
 	}
-	runHelper()
+	extra, err := strconv.Atoi(v)
+	if err != nil || extra < 0 {
+		fmt.Fprintf(os.Stderr, "sandbox: bad %s=%q\n", helperEnv, v)
+		os.Exit(exitSetupFailed)
+	}
+	runHelper(extra)
 }
 
 // helperConfig is what the supervisor tells the helper.
@@ -65,7 +50,8 @@ type helperConfig struct {
 	Dir        string
 	Program    []byte
 	Landlock   *landlockConfig `json:",omitempty"`
-	Rlimits    []rlimit        `json:",omitempty"`
+	Isolation  *isolationConfig
+	Rlimits    []rlimit `json:",omitempty"`
 	NoNewPrivs bool
 }
 
@@ -75,15 +61,16 @@ type rlimit struct {
 }
 
 // runHelper never returns.
-func runHelper() {
+func runHelper(extra int) {
 	// The filter and Landlock go on this thread only, and the target is
 	// executed from it; it must never run another goroutine.
 	runtime.LockOSThread()
+	configFD, statusFD := helperFDs(extra)
 	unix.CloseOnExec(configFD)
 	unix.CloseOnExec(statusFD)
-	status := os.NewFile(statusFD, "status")
+	status := os.NewFile(uintptr(statusFD), "status")
 
-	cfg, err := readHelperConfig()
+	cfg, err := readHelperConfig(configFD)
 	if err != nil {
 		helperFail(status, exitSetupFailed, err)
 	}
@@ -111,8 +98,8 @@ func runHelper() {
 	helperFail(status, code, fmt.Errorf("exec %s: %w", cfg.Path, err))
 }
 
-func readHelperConfig() (*helperConfig, error) {
-	f := os.NewFile(configFD, "config")
+func readHelperConfig(fd int) (*helperConfig, error) {
+	f := os.NewFile(uintptr(fd), "config")
 	defer f.Close()
 	data, err := io.ReadAll(f)
 	if err != nil {
@@ -125,8 +112,9 @@ func readHelperConfig() (*helperConfig, error) {
 	return &cfg, nil
 }
 
-// prepareHelper applies everything but the filter: directory, limits,
-// no_new_privs and Landlock.
+// prepareHelper applies everything but the filter: directory, limits, the
+// isolation (descriptors, keyring, capabilities), no_new_privs and the
+// Landlock layers.
 func prepareHelper(cfg *helperConfig) error {
 	if cfg.Dir != "" {
 		if err := unix.Chdir(cfg.Dir); err != nil {
@@ -139,9 +127,18 @@ func prepareHelper(cfg *helperConfig) error {
 			return fmt.Errorf("setrlimit %s: %w", rlimitName(r.Resource), err)
 		}
 	}
+	if cfg.Isolation == nil {
+		return errors.New("no isolation in the helper config")
+	}
+	if err := cfg.Isolation.apply(); err != nil {
+		return err
+	}
 	// seccomp needs no_new_privs on this thread; Landlock too.
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)
+	}
+	if err := cfg.Isolation.restrictThread(); err != nil {
+		return fmt.Errorf("isolation: %w", err)
 	}
 	if cfg.Landlock != nil {
 		if err := cfg.Landlock.restrictThread(); err != nil {

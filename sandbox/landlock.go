@@ -65,6 +65,9 @@ func handledFSRights(abi int) uint64 {
 type landlockRule struct {
 	path   string
 	rights uint64
+	// optional rules are skipped when the path is gone by the time the
+	// rule is added (the write-protection layer lists directories first).
+	optional bool
 }
 
 // plan returns the rights to handle and the rules for a kernel with
@@ -135,13 +138,26 @@ func (c *landlockConfig) restrictThread() error {
 	if err != nil || handled == 0 {
 		return err
 	}
-	ruleset, err := landlockCreateRuleset(handled)
+	return restrictLayer(handled, 0, rules)
+}
+
+// restrictLayer adds one Landlock layer to the calling thread: handled
+// filesystem rights granted by rules, and scopes.
+func restrictLayer(handled, scoped uint64, rules []landlockRule) error {
+	ruleset, err := landlockCreateRuleset(handled, scoped)
 	if err != nil {
 		return fmt.Errorf("landlock_create_ruleset: %w", err)
 	}
 	defer unix.Close(ruleset)
 	for _, r := range rules {
+		if r.rights&handled == 0 {
+			continue
+		}
+		r.rights &= handled
 		if err := addPathRule(ruleset, r); err != nil {
+			if r.optional && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EACCES)) {
+				continue
+			}
 			return err
 		}
 	}

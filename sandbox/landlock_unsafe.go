@@ -6,13 +6,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sizeofRulesetAttrFS is the size of struct landlock_ruleset_attr in ABI 1,
-// which has handled_access_fs only: the kernel accepts it on every ABI.
-const sizeofRulesetAttrFS = 8
+// Sizes of struct landlock_ruleset_attr: ABI 1 has handled_access_fs only,
+// which the kernel accepts on every ABI; ABI 6 adds handled_access_net and
+// scoped.
+const (
+	sizeofRulesetAttrFS     = 8
+	sizeofRulesetAttrScoped = 24
+)
 
-func landlockCreateRuleset(handledFS uint64) (int, error) {
-	attr := unix.LandlockRulesetAttr{Handled_access_fs: handledFS}
-	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), sizeofRulesetAttrFS, 0)
+func landlockCreateRuleset(handledFS, scoped uint64) (int, error) {
+	attr := unix.LandlockRulesetAttr{Handled_access_fs: handledFS, Scoped: scoped}
+	size := uintptr(sizeofRulesetAttrFS)
+	if scoped != 0 {
+		size = sizeofRulesetAttrScoped
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
 	if errno != 0 {
 		return -1, errno
 	}

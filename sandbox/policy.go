@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -36,6 +38,22 @@ type Policy struct {
 	MaxOpenFiles uint64
 	MaxProcesses uint64
 
+	// Identity is who the command is to the host; the zero value,
+	// IdentityProtected, drops every capability and puts the system
+	// areas out of write reach. See Identity.
+	Identity Identity
+	// CapAdd names capabilities the command keeps ("CAP_NET_RAW" or
+	// "net_raw"); every other is dropped from every set (effective,
+	// permitted, inheritable, ambient, bounding). The supervisor must
+	// have them. Ignored with IdentityHostRoot, which keeps them all.
+	CapAdd []string
+	// AllowSyscalls takes syscalls out of the kernel-side isolation
+	// rules (DefaultDenyList, clone3, openat2, and "clone" for clone
+	// with CLONE_NEW* flags, "ioctl" for TIOCSTI and TIOCLINUX, "chmod"
+	// for set-user-ID and set-group-ID modes). Each widens the
+	// command's reach into the kernel or the host.
+	AllowSyscalls []string
+
 	// AllowProcessGroups lets the command call setsid and setpgid. By
 	// default they fail with EPERM in the kernel filter (unless a handler
 	// is registered on them), so that every process of the run stays in
@@ -46,22 +64,33 @@ type Policy struct {
 // groupSyscalls move a process out of the run's process group.
 var groupSyscalls = []string{"setsid", "setpgid"}
 
-// DefaultDenyList returns syscalls that a sandboxed program rarely needs and
-// that widen the kernel's attack surface or escape confinement: mounts,
-// tracing, kernel modules and kexec, BPF, perf, userfaultfd, io_uring (which
-// bypasses seccomp), keyrings and namespace changes. Names the native
-// architecture lacks are left out.
+// defaultDeny is the deny set of Docker's default seccomp profile (the
+// syscalls it allows only with a capability a container does not get, or
+// never), less what our capabilities already settle and plus what it
+// lacks: mounts, tracing and other processes' memory, kernel modules and
+// kexec, BPF, perf, userfaultfd, io_uring (its requests bypass seccomp),
+// keyrings, namespaces, file handles (they bypass path checks).
+var defaultDeny = []string{
+	"mount", "umount", "umount2", "pivot_root", "fsopen", "fsmount", "fsconfig", "fspick",
+	"move_mount", "open_tree", "open_tree_attr", "mount_setattr",
+	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+	"create_module", "query_module", "get_kernel_syms", "reboot",
+	"bpf", "perf_event_open", "userfaultfd", "lookup_dcookie", "nfsservctl",
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	"add_key", "request_key", "keyctl",
+	"setns", "unshare", "open_by_handle_at", "name_to_handle_at",
+	"swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "syslog",
+	"iopl", "ioperm", "uselib", "ustat", "sysfs", "_sysctl", "vm86", "vm86old", "vhangup",
+}
+
+// DefaultDenyList returns the syscalls the kernel filter fails with EPERM
+// on every run unless Policy.AllowSyscalls names them: what a sandboxed
+// program rarely needs and what widens the kernel's attack surface or
+// escapes confinement (see defaultDeny). Names the native architecture
+// lacks are left out.
 func DefaultDenyList() []string {
-	return knownDeny(syscalls.Native(), []string{
-		"mount", "umount2", "pivot_root", "fsopen", "fsmount", "fsconfig", "fspick", "move_mount", "open_tree", "mount_setattr",
-		"ptrace", "process_vm_writev",
-		"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
-		"bpf", "perf_event_open", "userfaultfd",
-		"io_uring_setup", "io_uring_enter", "io_uring_register",
-		"add_key", "request_key", "keyctl",
-		"setns", "unshare", "open_by_handle_at", "name_to_handle_at",
-		"swapon", "swapoff", "acct", "quotactl", "syslog",
-	})
+	return knownDeny(syscalls.Native(), defaultDeny)
 }
 
 // launcherSyscall is the syscall the helper starts the target with; the
@@ -69,8 +98,10 @@ func DefaultDenyList() []string {
 // begins.
 const launcherSyscall = "execve"
 
-// buildFilter compiles the handlers' syscalls (notified) and the deny list
-// (errno in the kernel).
+// buildFilter compiles the isolation rules, the deny list (errno in the
+// kernel) and the handlers' syscalls (notified), in that order: a handler
+// sees only the calls the isolation rules let through, and a handler on a
+// syscall they always deny is never called.
 func buildFilter(arch *syscalls.Arch, notify []int, p *Policy) (seccomp.Program, error) {
 	errno := p.DenyErrno
 	if errno == 0 {
@@ -85,7 +116,20 @@ func buildFilter(arch *syscalls.Arch, notify []int, p *Policy) (seccomp.Program,
 		notified[nr] = true
 	}
 	f := seccomp.Filter{Arch: arch, Default: seccomp.Allow}
-	denied := map[int]bool{}
+	iso, err := isolationRules(arch, p)
+	if err != nil {
+		return nil, err
+	}
+	denied := map[int]bool{} // unconditionally
+	for _, r := range iso {
+		if len(r.Conds) == 0 {
+			if r.Syscall == execve {
+				continue
+			}
+			denied[r.Syscall] = true
+		}
+		f.Rules = append(f.Rules, r)
+	}
 	for _, name := range p.Deny {
 		nr, err := arch.Number(name)
 		if err != nil {
@@ -114,13 +158,113 @@ func buildFilter(arch *syscalls.Arch, notify []int, p *Policy) (seccomp.Program,
 		}
 	}
 	for nr := range notified {
-		f.Rules = append(f.Rules, seccomp.Rule{Syscall: nr, Action: seccomp.Notify})
+		if !denied[nr] {
+			f.Rules = append(f.Rules, seccomp.Rule{Syscall: nr, Action: seccomp.Notify})
+		}
 	}
 	prog, err := f.Compile()
 	if err != nil {
 		return nil, fmt.Errorf("compile filter: %w", err)
 	}
 	return prog, nil
+}
+
+// cloneNamespaceFlags are the clone flags that make a new namespace; a new
+// user namespace gives every capability inside it, and the others need
+// one. (CLONE_NEWTIME exists only for clone3 and unshare, both denied.)
+var cloneNamespaceFlags = []uint64{
+	unix.CLONE_NEWNS, unix.CLONE_NEWCGROUP, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC,
+	unix.CLONE_NEWUSER, unix.CLONE_NEWPID, unix.CLONE_NEWNET,
+}
+
+// terminalInjection are the ioctl requests that push input into a
+// terminal (TIOCSTI) or drive the console (TIOCLINUX, which can paste).
+var terminalInjection = []uint64{unix.TIOCSTI, unix.TIOCLINUX}
+
+// setIDMode gives, per syscall, the argument holding a file mode and the
+// one holding open flags (-1: the mode always applies). A set-user-ID or
+// set-group-ID mode on a file the command owns would hand its identity to
+// whoever runs the file later. openat2's mode is in memory: openat2 is
+// denied (ENOSYS) instead.
+var setIDMode = map[string]struct{ mode, flags int }{
+	"chmod": {1, -1}, "fchmod": {1, -1}, "fchmodat": {2, -1}, "fchmodat2": {2, -1},
+	"creat": {1, -1}, "mknod": {1, -1}, "mknodat": {2, -1},
+	"open": {2, 1}, "openat": {3, 2},
+}
+
+// createFlags make open use its mode argument.
+var createFlags = []uint64{unix.O_CREAT, unix.O_TMPFILE}
+
+// lowWord compares an argument the kernel reads as a 32-bit int: the upper
+// half of the register is ignored, as the kernel ignores it.
+const lowWord = 0xffffffff
+
+// isolationRules returns the kernel-side isolation rules of p, first in the
+// filter: the default deny list, namespace flags of clone, clone3 and
+// openat2 (ENOSYS, so that libc falls back to clone and openat, whose
+// arguments are in registers), terminal injection, and set-ID modes.
+// Policy.AllowSyscalls takes names out.
+func isolationRules(arch *syscalls.Arch, p *Policy) ([]seccomp.Rule, error) {
+	allowed := map[string]bool{}
+	for _, name := range p.AllowSyscalls {
+		if _, err := arch.Number(name); err != nil {
+			return nil, fmt.Errorf("allowed syscalls: %w", err)
+		}
+		if !slices.Contains(IsolationSyscalls(), name) {
+			return nil, fmt.Errorf("allowed syscalls: %s is not denied by the sandbox (the isolation rules cover %s)", name, strings.Join(IsolationSyscalls(), ", "))
+		}
+		allowed[name] = true
+	}
+	var rules []seccomp.Rule
+	add := func(name string, action seccomp.Action, conds ...seccomp.Cond) {
+		if allowed[name] {
+			return
+		}
+		if nr, err := arch.Number(name); err == nil {
+			rules = append(rules, seccomp.Rule{Syscall: nr, Action: action, Conds: conds})
+		}
+	}
+	eperm := seccomp.Errno(unix.EPERM)
+	for _, name := range defaultDeny {
+		add(name, eperm)
+	}
+	add("clone3", seccomp.Errno(unix.ENOSYS))
+	add("openat2", seccomp.Errno(unix.ENOSYS))
+	for _, flag := range cloneNamespaceFlags {
+		add("clone", eperm, seccomp.ArgMaskedEq(0, flag, flag))
+	}
+	for _, req := range terminalInjection {
+		add("ioctl", eperm, seccomp.ArgMaskedEq(1, lowWord, req))
+	}
+	if p.Identity != IdentityHostRoot && !allowed["chmod"] {
+		names := make([]string, 0, len(setIDMode))
+		for name := range setIDMode {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			arg := setIDMode[name]
+			for _, bit := range []uint64{unix.S_ISUID, unix.S_ISGID} {
+				mode := seccomp.ArgMaskedEq(arg.mode, bit, bit)
+				if arg.flags < 0 {
+					add(name, eperm, mode)
+					continue
+				}
+				for _, create := range createFlags {
+					add(name, eperm, mode, seccomp.ArgMaskedEq(arg.flags, create, create))
+				}
+			}
+		}
+	}
+	return rules, nil
+}
+
+// IsolationSyscalls returns the names Policy.AllowSyscalls accepts: those
+// of DefaultDenyList and clone3, openat2, clone, ioctl and chmod.
+func IsolationSyscalls() []string {
+	names := append(DefaultDenyList(), knownDeny(syscalls.Native(), []string{"clone3", "openat2", "clone", "ioctl", "chmod"})...)
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // knownDeny drops the names arch lacks.
