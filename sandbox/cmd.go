@@ -30,7 +30,6 @@ var (
 	ErrStarted = errors.New("sandbox: already started")
 )
 
-
 // Cmd is a command to run under supervision, built like an exec.Cmd.
 //
 // Register handlers with Handle before Start; a syscall without a handler
