@@ -182,26 +182,33 @@ func TestParseRun(t *testing.T) {
 	require.Empty(t, cfg.Trace)
 }
 
-func TestParseRunDenyDefault(t *testing.T) {
-	defaults := sandbox.DefaultDenyList()
-	require.Contains(t, defaults, "ptrace")
-	require.Contains(t, defaults, "mount")
-
+func TestParseRunIsolationFlags(t *testing.T) {
+	// --deny-default is the default now: it adds nothing to --deny.
 	cfg, err := parseRun([]string{"--deny", "mount,getppid", "--deny-default", "--on", "ptrace=errno:EPERM", "true"}, syscalls.Native())
 	require.NoError(t, err)
-	// Explicit names first, then the default list without repeats and
-	// without the syscalls that have an --on rule.
-	require.Equal(t, []string{"mount", "getppid"}, cfg.Policy.Deny[:2])
-	require.NotContains(t, cfg.Policy.Deny, "ptrace")
-	for _, n := range defaults {
-		if n != "ptrace" {
-			require.Contains(t, cfg.Policy.Deny, n)
-		}
-	}
-	seen := map[string]bool{}
-	for _, n := range cfg.Policy.Deny {
-		require.False(t, seen[n], "%s twice", n)
-		seen[n] = true
+	require.Equal(t, []string{"mount", "getppid"}, cfg.Policy.Deny)
+	require.Equal(t, sandbox.IdentityProtected, cfg.Policy.Identity)
+
+	cfg, err = parseRun([]string{"--identity", "host-root", "--allow-syscall", "unshare,setns", "--allow-syscall", "unshare", "true"}, syscalls.Native())
+	require.NoError(t, err)
+	require.Equal(t, sandbox.IdentityHostRoot, cfg.Policy.Identity)
+	require.Equal(t, []string{"unshare", "setns"}, cfg.Policy.AllowSyscalls)
+
+	cfg, err = parseRun([]string{"--cap-add", "CAP_NET_RAW", "--cap-add", "net_bind_service", "true"}, syscalls.Native())
+	require.NoError(t, err)
+	require.Equal(t, []string{"CAP_NET_RAW", "net_bind_service"}, cfg.Policy.CapAdd)
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--identity", "root", "true"}, `--identity: unknown identity "root" (want protected or host-root)`},
+		{[]string{"--cap-add", "CAP_FLY", "true"}, `--cap-add: unknown capability "CAP_FLY" (e.g. CAP_NET_BIND_SERVICE)`},
+		{[]string{"--identity", "host-root", "--cap-add", "NET_RAW", "true"}, `--cap-add NET_RAW: --identity host-root keeps every capability`},
+		{[]string{"--allow-syscall", "read", "true"}, `--allow-syscall read: read is not denied by the sandbox (see sandlock-go syscalls --isolation)`},
+	} {
+		_, err := parseRun(tc.args, syscalls.Native())
+		require.EqualError(t, err, tc.want, "%q", tc.args)
 	}
 }
 
@@ -299,7 +306,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	require.NoError(t, err)
 	var names []string
 	newRunFlags().fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	require.Len(t, names, 16)
+	require.Len(t, names, 19)
 	checkFlags(t, "run", runUsage, names, string(doc))
 	checkFlags(t, "trace", traceUsage, []string{"syscalls", "json", "o"}, string(doc))
 	checkFlags(t, "learn", learnUsage, []string{"o"}, string(doc))

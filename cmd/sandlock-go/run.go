@@ -45,9 +45,28 @@ Flags:
         Repeatable. A syscall cannot both be denied and have an --on rule.
         e.g. --deny mkdir,mkdirat
   --deny-default
-        Deny the default list too: mount, ptrace, bpf, io_uring, kexec,
-        modules, keyrings, namespaces, ... (an --on rule takes a syscall out).
+        Accepted for old command lines: the default deny list (mount, ptrace,
+        bpf, io_uring, kexec, modules, keyrings, namespaces, ...) now applies
+        to every run; --allow-syscall takes a syscall out of it.
         e.g. --deny-default
+  --identity IDENTITY
+        Who PROGRAM is to the host. protected (the default): your user, no
+        capabilities, and /etc, /usr, /proc/sys, /sys, /dev (but null, tty,
+        pts, shm, ...), /boot, /run, /var (but tmp, cache, log) and the shell
+        start-up files of your home and /root are read-only to it. host-root:
+        your user with your capabilities and no write protection ("run as
+        real root, no boundary"); the supervisor stays out of reach.
+        e.g. --identity host-root
+  --cap-add CAP
+        Keep capability CAP (repeatable; every other is dropped), bubblewrap's
+        spelling: CAP_NET_RAW or NET_RAW.
+        e.g. --cap-add CAP_NET_BIND_SERVICE
+  --allow-syscall SYSCALL
+        Take SYSCALL out of the kernel-side isolation rules (repeatable, with
+        a warning): a name of the default deny list, or clone (namespace
+        flags), clone3, openat2, ioctl (TIOCSTI, TIOCLINUX), chmod (set-ID
+        modes). sandlock-go syscalls --isolation lists them.
+        e.g. --allow-syscall unshare
   -r PATH
         Landlock: allow reading and executing beneath PATH. Repeatable. Once
         any -r or -w is given, every other path is denied, PROGRAM and its
@@ -148,6 +167,8 @@ type runFlags struct {
 	fs                  *flag.FlagSet
 	on, deny, ro, rw    stringList
 	denyDefault, strict bool
+	identity            string
+	capAdd, allowSys    stringList
 	trace, onException  string
 	workers             string
 	policy              policyFlags
@@ -161,6 +182,9 @@ func newRunFlags() *runFlags {
 	fs.Var(&f.on, "on", "trap SYSCALL and answer ACTION")
 	fs.Var(&f.deny, "deny", "deny syscalls in the kernel")
 	fs.BoolVar(&f.denyDefault, "deny-default", false, "deny the default list")
+	fs.StringVar(&f.identity, "identity", "protected", "identity of the program")
+	fs.Var(&f.capAdd, "cap-add", "keep a capability")
+	fs.Var(&f.allowSys, "allow-syscall", "take a syscall out of the isolation rules")
 	fs.Var(&f.ro, "r", "Landlock read-only path")
 	fs.Var(&f.rw, "w", "Landlock read-write path")
 	fs.BoolVar(&f.strict, "landlock-strict", false, "fail when Landlock is not fully enforced")
@@ -233,10 +257,34 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 			}
 		}
 	}
-	if f.denyDefault {
-		for _, n := range sandbox.DefaultDenyList() {
-			if !handled[n] && policyOf[n] == "" && !slices.Contains(cfg.Policy.Deny, n) {
-				cfg.Policy.Deny = append(cfg.Policy.Deny, n)
+	// --deny-default is the default now: nothing to add.
+
+	id, err := sandbox.ParseIdentity(f.identity)
+	if err != nil {
+		return nil, usagef("--identity: %v", err)
+	}
+	cfg.Policy.Identity = id
+	for _, c := range f.capAdd {
+		if _, err := sandbox.ParseCapability(c); err != nil {
+			return nil, usagef("--cap-add: %v", err)
+		}
+		if id == sandbox.IdentityHostRoot {
+			return nil, usagef("--cap-add %s: --identity host-root keeps every capability", c)
+		}
+	}
+	cfg.Policy.CapAdd = f.capAdd
+	isolation := sandbox.IsolationSyscalls()
+	for _, s := range f.allowSys {
+		names, err := ParseDeny(s, arch)
+		if err != nil {
+			return nil, usagef("--allow-syscall %s: %v", s, err)
+		}
+		for _, n := range names {
+			if !slices.Contains(isolation, n) {
+				return nil, usagef("--allow-syscall %s: %s is not denied by the sandbox (see sandlock-go syscalls --isolation)", s, n)
+			}
+			if !slices.Contains(cfg.Policy.AllowSyscalls, n) {
+				cfg.Policy.AllowSyscalls = append(cfg.Policy.AllowSyscalls, n)
 			}
 		}
 	}
@@ -374,6 +422,12 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd, err := newCommand(cfg, observe)
 	if err != nil {
 		return fail(stderr, err)
+	}
+	for _, n := range cfg.Policy.AllowSyscalls {
+		fmt.Fprintf(stderr, "sandlock-go: warning: --allow-syscall %s widens what PROGRAM can reach in the kernel\n", n)
+	}
+	if cfg.Policy.Identity == sandbox.IdentityHostRoot && os.Geteuid() == 0 {
+		fmt.Fprintf(stderr, "sandlock-go: warning: --identity host-root: PROGRAM runs as real root with no write protection\n")
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	cmd.ServeOptions.OnError = func(err error) {
