@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -38,6 +39,15 @@ const (
 	// boundary". The supervisor stays out of reach, and the kernel deny
 	// list still applies.
 	IdentityHostRoot
+	// IdentityUserNamespace runs the command as root of a user namespace
+	// of its own, mapped to an unprivileged host user: nobody (the
+	// kernel's overflow uid and gid, 65534) when the supervisor is root,
+	// the supervisor's own user otherwise (as rootless containers do).
+	// To the host it is a stranger: it cannot write root-owned files or
+	// directories, the working directory included, nor enter private
+	// directories; PROGRAM must be reachable and executable by that user.
+	// Its capabilities inside are dropped like IdentityProtected's.
+	IdentityUserNamespace
 )
 
 // String returns the identity's name as the CLI spells it.
@@ -47,6 +57,8 @@ func (i Identity) String() string {
 		return "protected"
 	case IdentityHostRoot:
 		return "host-root"
+	case IdentityUserNamespace:
+		return "userns"
 	}
 	return fmt.Sprintf("Identity(%d)", int(i))
 }
@@ -58,8 +70,10 @@ func ParseIdentity(s string) (Identity, error) {
 		return IdentityProtected, nil
 	case "host-root":
 		return IdentityHostRoot, nil
+	case "userns":
+		return IdentityUserNamespace, nil
 	}
-	return 0, fmt.Errorf("unknown identity %q (want protected or host-root)", s)
+	return 0, fmt.Errorf("unknown identity %q (want protected, userns or host-root)", s)
 }
 
 // ErrNoBoundary means the kernel lacks what an identity needs to protect
@@ -318,6 +332,16 @@ func (p *Policy) isolation(env []string, extraFiles int) (*isolationConfig, erro
 				return nil, err
 			}
 		}
+	case IdentityUserNamespace:
+		caps, err := capNumbers(p.CapAdd)
+		if err != nil {
+			return nil, err
+		}
+		// Dropped inside the namespace; the host's DAC checks keep the
+		// stranger out of the system areas, and the write protection
+		// stays as a second layer where Landlock exists.
+		cfg.DropCaps, cfg.Caps = true, caps
+		cfg.Protect = &protection{Homes: homes(env)}
 	case IdentityHostRoot:
 	default:
 		return nil, fmt.Errorf("unknown %v", p.Identity)
@@ -344,4 +368,25 @@ func (c *isolationConfig) apply() error {
 		}
 	}
 	return nil
+}
+
+// overflowID is the kernel's default overflow uid and gid (nobody), the
+// host identity of a user namespace's root when the supervisor is root.
+const overflowID = 65534
+
+// userNamespace sets attr up to start the helper as root of a new user
+// namespace mapped to an unprivileged host user, for IdentityUserNamespace.
+// Go's fork writes the maps from this process before the helper runs.
+func userNamespace(attr *syscall.SysProcAttr) {
+	uid, gid := os.Getuid(), os.Getgid()
+	if uid == 0 {
+		uid, gid = overflowID, overflowID
+	}
+	attr.Cloneflags |= unix.CLONE_NEWUSER
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
+	attr.GidMappingsEnableSetgroups = false
+	// Become the namespace's root: until then the helper keeps the
+	// supervisor's host identity, which the namespace does not map.
+	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 }

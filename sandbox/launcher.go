@@ -90,6 +90,22 @@ func startHelper(c *Cmd, cfg *helperConfig) (*launcher, error) {
 		Pdeathsig: syscall.SIGKILL,
 		Setpgid:   true,
 	}
+	if c.Policy.Identity == IdentityUserNamespace {
+		userNamespace(h.SysProcAttr)
+		// The user the helper becomes may not reach this executable's
+		// directory: execute it through a descriptor opened here (the
+		// magic link skips the directory search). It follows the
+		// status pipe, and is close-on-exec in the helper.
+		exe, err := os.Open(self)
+		if err != nil {
+			cfgW.Close()
+			statusR.Close()
+			return nil, fmt.Errorf("sandbox: open own executable: %w", err)
+		}
+		defer exe.Close()
+		h.Path = "/proc/self/fd/" + strconv.Itoa(3+len(h.ExtraFiles))
+		h.ExtraFiles = append(h.ExtraFiles, exe)
+	}
 	if err := h.Start(); err != nil {
 		cfgW.Close()
 		statusR.Close()

@@ -202,7 +202,7 @@ func TestParseRunIsolationFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--identity", "root", "true"}, `--identity: unknown identity "root" (want protected or host-root)`},
+		{[]string{"--identity", "root", "true"}, `--identity: unknown identity "root" (want protected, userns or host-root)`},
 		{[]string{"--cap-add", "CAP_FLY", "true"}, `--cap-add: unknown capability "CAP_FLY" (e.g. CAP_NET_BIND_SERVICE)`},
 		{[]string{"--identity", "host-root", "--cap-add", "NET_RAW", "true"}, `--cap-add NET_RAW: --identity host-root keeps every capability`},
 		{[]string{"--allow-syscall", "read", "true"}, `--allow-syscall read: read is not denied by the sandbox (see sandlock-go syscalls --isolation)`},

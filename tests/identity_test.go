@@ -1,0 +1,162 @@
+package tests
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/sandbox"
+)
+
+// requireRoot skips a test that needs the supervisor to be root.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the identities differ only for a root supervisor")
+	}
+}
+
+// shellRun runs sh -c script under p in dir and returns stdout, stderr and
+// the exit status.
+func shellRun(t *testing.T, p sandbox.Policy, dir, script string) (string, string, int) {
+	t.Helper()
+	r := newRunContext(t, context.Background(), "/bin/sh", "-c", script)
+	r.Policy = p
+	r.Dir = dir
+	_, err := r.run(t)
+	if r.ProcessState == nil {
+		t.Fatalf("start: %v", err)
+	}
+	return r.stdout.String(), r.stderr.String(), r.ExitStatus()
+}
+
+// capField returns a capability mask line ("CapEff") of /proc/self/status
+// as printed by the script `grep Cap /proc/self/status`.
+func capField(t *testing.T, status, name string) uint64 {
+	t.Helper()
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatalf("no %s in %q", name, status)
+	return 0
+}
+
+// ownerOf returns the host uid owning path.
+func ownerOf(t *testing.T, path string) uint32 {
+	t.Helper()
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	return st.Sys().(*syscall.Stat_t).Uid
+}
+
+// rootOwnedSystemFile creates a root-owned file beneath /etc, removed at
+// the end of the test.
+func rootOwnedSystemFile(t *testing.T) string {
+	t.Helper()
+	f, err := os.CreateTemp("/etc", "sandlock-go-identity-*")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	return f.Name()
+}
+
+// workDir returns a root-owned directory that every user may enter.
+func workDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sandlock-go-identity-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o777))
+	return dir
+}
+
+// TestIdentityProtected: by default a root command keeps uid 0 for its
+// files, has no capability in any set, writes its root-owned working
+// directory, and cannot write a root-owned file under /etc.
+func TestIdentityProtected(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	sys := rootOwnedSystemFile(t)
+	out, errOut, code := shellRun(t, sandbox.Policy{}, dir,
+		"grep Cap /proc/self/status; echo data > made; (echo x >> "+sys+") && echo WROTE-ETC; true")
+	require.Equal(t, 0, code, "stderr: %s", errOut)
+	for _, set := range []string{"CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"} {
+		require.Zero(t, capField(t, out, set), "%s: every capability dropped", set)
+	}
+	require.Equal(t, uint32(0), ownerOf(t, filepath.Join(dir, "made")), "files are the caller's")
+	require.NotContains(t, out, "WROTE-ETC", "Landlock write protection of /etc")
+	require.Contains(t, errOut, "Permission denied")
+}
+
+// TestIdentityCapAdd: a capability named in CapAdd is kept, in every set
+// that survives execve, and no other.
+func TestIdentityCapAdd(t *testing.T) {
+	requireRoot(t)
+	out, errOut, code := shellRun(t, sandbox.Policy{CapAdd: []string{"CAP_NET_RAW"}}, "", "grep Cap /proc/self/status")
+	require.Equal(t, 0, code, "stderr: %s", errOut)
+	want := uint64(1) << unix.CAP_NET_RAW
+	for _, set := range []string{"CapEff", "CapPrm", "CapBnd", "CapAmb"} {
+		require.Equal(t, want, capField(t, out, set), set)
+	}
+}
+
+// TestIdentityUserNamespace: root of its own user namespace, nobody on the
+// host: what it creates belongs to 65534, and it cannot write a root-owned
+// file even where Landlock would let it (its working directory).
+func TestIdentityUserNamespace(t *testing.T) {
+	requireRoot(t)
+	dir := workDir(t)
+	own := writeFile(t, dir, "root-owned", "keep\n")
+	out, errOut, code := shellRun(t, sandbox.Policy{Identity: sandbox.IdentityUserNamespace}, dir,
+		"id -u; grep CapEff /proc/self/status; echo data > made; (echo x >> "+own+") && echo WROTE-ROOT-FILE; true")
+	require.Equal(t, 0, code, "stderr: %s", errOut)
+	require.True(t, strings.HasPrefix(out, "0\n"), "root inside: %q", out)
+	require.Zero(t, capField(t, out, "CapEff"))
+	require.Equal(t, uint32(65534), ownerOf(t, filepath.Join(dir, "made")), "nobody on the host")
+	require.NotContains(t, out, "WROTE-ROOT-FILE", "a stranger to root's files")
+	data, err := os.ReadFile(own)
+	require.NoError(t, err)
+	require.Equal(t, "keep\n", string(data))
+}
+
+// TestIdentityHostRoot: "no boundary" keeps the capabilities and lets the
+// command write under /etc.
+func TestIdentityHostRoot(t *testing.T) {
+	requireRoot(t)
+	sys := rootOwnedSystemFile(t)
+	out, errOut, code := shellRun(t, sandbox.Policy{Identity: sandbox.IdentityHostRoot}, "",
+		"grep CapEff /proc/self/status; (echo x >> "+sys+") && echo WROTE-ETC; true")
+	require.Equal(t, 0, code, "stderr: %s", errOut)
+	require.NotZero(t, capField(t, out, "CapEff"))
+	require.Contains(t, out, "WROTE-ETC")
+}
+
+// TestExtraFilesOnly: the command inherits 0, 1, 2 and Cmd.ExtraFiles, not
+// a descriptor the supervisor holds without close-on-exec.
+func TestExtraFilesOnly(t *testing.T) {
+	secret := writeFile(t, t.TempDir(), "secret", "s3cret\n")
+	inherited, err := unix.Open(secret, unix.O_RDONLY, 0) // no O_CLOEXEC: a descriptor this process inherited
+	require.NoError(t, err)
+	defer unix.Close(inherited)
+	passed, err := os.Open(secret)
+	require.NoError(t, err)
+	defer passed.Close()
+
+	r := newRunContext(t, context.Background(), "/bin/sh", "-c", "ls /proc/self/fd; cat <&3; cat <&"+strconv.Itoa(inherited))
+	r.ExtraFiles = []*os.File{passed}
+	_, _ = r.run(t)
+	out := r.stdout.String()
+	require.Equal(t, 1, strings.Count(out, "s3cret"), "only the extra file reads the secret: %q, stderr %q", out, r.stderr.String())
+	require.Contains(t, r.stderr.String(), "Bad file descriptor")
+}
