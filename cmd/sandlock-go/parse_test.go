@@ -194,6 +194,10 @@ func TestParseRunIsolationFlags(t *testing.T) {
 	require.Equal(t, sandbox.IdentityHostRoot, cfg.Policy.Identity)
 	require.Equal(t, []string{"unshare", "setns"}, cfg.Policy.AllowSyscalls)
 
+	cfg, err = parseRun([]string{"--identity", "userns", "true"}, syscalls.Native())
+	require.NoError(t, err)
+	require.Equal(t, sandbox.IdentityUserNamespace, cfg.Policy.Identity)
+
 	cfg, err = parseRun([]string{"--cap-add", "CAP_NET_RAW", "--cap-add", "net_bind_service", "true"}, syscalls.Native())
 	require.NoError(t, err)
 	require.Equal(t, []string{"CAP_NET_RAW", "net_bind_service"}, cfg.Policy.CapAdd)

@@ -53,10 +53,13 @@ Flags:
         Who PROGRAM is to the host. protected (the default): your user, no
         capabilities, and /etc, /usr, /proc/sys, /sys, /dev (but null, tty,
         pts, shm, ...), /boot, /run, /var (but tmp, cache, log) and the shell
-        start-up files of your home and /root are read-only to it. host-root:
-        your user with your capabilities and no write protection ("run as
-        real root, no boundary"); the supervisor stays out of reach.
-        e.g. --identity host-root
+        start-up files of your home and /root are read-only to it. userns:
+        root of a user namespace of its own, nobody (65534) on the host when
+        sandlock-go is root, your user otherwise: a stranger to your files
+        (PROGRAM and the working directory must be reachable by that user).
+        host-root: your user with your capabilities and no write protection
+        ("run as real root, no boundary"); the supervisor stays out of reach.
+        e.g. --identity userns
   --cap-add CAP
         Keep capability CAP (repeatable; every other is dropped), bubblewrap's
         spelling: CAP_NET_RAW or NET_RAW.
