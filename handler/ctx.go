@@ -247,3 +247,19 @@ func (c *Ctx) heldResponder() *Responder {
 	defer c.mu.Unlock()
 	return c.responder.Value()
 }
+
+// AsProcess runs fn confined as the supervised process is: with its
+// credentials, no capability it lacks, and its Landlock rules, so that what
+// fn opens or creates on the process's behalf is checked by the kernel as
+// the process's own open would be, and cannot reach what the process could
+// not. fn runs on another OS thread: it must not rely on thread state of
+// the caller. An error means fn did not run; fail closed on it. Under a
+// dispatch loop without Options.AsProcess (a bare Serve, or a test Ctx),
+// fn runs on the calling thread with the supervisor's privileges.
+func (c *Ctx) AsProcess(fn func()) error {
+	if c.srv != nil && c.srv.opts.AsProcess != nil {
+		return c.srv.opts.AsProcess(fn)
+	}
+	fn()
+	return nil
+}

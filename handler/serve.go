@@ -42,6 +42,11 @@ type Options struct {
 	// OnError receives unexpected errors: handler panics, invalid actions,
 	// failed answers other than "task gone". Default: ignored.
 	OnError func(error)
+	// AsProcess, when set, runs fn confined as the supervised processes
+	// are (their credentials, capabilities and Landlock rules) and
+	// returns when fn has returned, or an error when that confinement
+	// cannot be had; Ctx.AsProcess uses it. The sandbox sets it.
+	AsProcess func(fn func()) error
 }
 
 func (o *Options) workers() int {

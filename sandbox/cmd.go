@@ -73,6 +73,7 @@ type Cmd struct {
 
 	helper   *exec.Cmd
 	listener *notif.Listener
+	confiner *confiner
 	cancel   context.CancelFunc
 	served   chan error
 	done     chan struct{}
@@ -146,6 +147,7 @@ func (c *Cmd) Start() error {
 		return err
 	}
 	keepSupervisorOutOfReach()
+	c.confiner = newConfiner(cfg, c.Policy.Identity, c.confinedThreads())
 	l, err := startHelper(c, cfg)
 	if err != nil {
 		return err
@@ -164,6 +166,15 @@ func (c *Cmd) Start() error {
 	c.done = make(chan struct{})
 	go c.watchContext()
 	return nil
+}
+
+// confinedThreads is how many handlers may act on the command's behalf at
+// once: the workers, up to maxConfinedThreads.
+func (c *Cmd) confinedThreads() int {
+	if c.ServeOptions != nil && c.ServeOptions.Workers > 0 {
+		return min(c.ServeOptions.Workers, maxConfinedThreads)
+	}
+	return maxConfinedThreads
 }
 
 // serve starts the dispatch loop on the listener fd. Until the helper's
@@ -192,6 +203,9 @@ func (c *Cmd) serve(fd int) error {
 	opts := handler.Options{}
 	if c.ServeOptions != nil {
 		opts = *c.ServeOptions
+	}
+	if opts.AsProcess == nil {
+		opts.AsProcess = c.confiner.do
 	}
 	userPrefilter := opts.Prefilter
 	opts.Prefilter = func(n *notif.Notif) bool {
@@ -354,6 +368,9 @@ func (c *Cmd) finish() {
 	}
 	if c.listener != nil {
 		_ = c.listener.Close()
+	}
+	if c.confiner != nil {
+		c.confiner.close()
 	}
 }
 

@@ -239,7 +239,13 @@ func onBehalf(c *handler.Ctx, name string, raw []byte) handler.Action {
 	if name == "bind" {
 		nr = unix.SYS_BIND
 	}
-	if errno := sockaddrCall(nr, sock, raw); errno != 0 {
+	// As the process: a bind to a privileged port needs its capability,
+	// not the supervisor's.
+	errno := unix.EACCES
+	if err := c.AsProcess(func() { errno = sockaddrCall(nr, sock, raw) }); err != nil {
+		return handler.Errno(unix.EACCES)
+	}
+	if errno != 0 {
 		return handler.Errno(errno)
 	}
 	return handler.ReturnValue(0)

@@ -233,6 +233,20 @@ func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, st
 	if dirfd < 0 {
 		dirfd = unix.AT_FDCWD
 	}
+	// The open itself is the process's: its identity, capabilities and
+	// Landlock rules decide too, so that the supervisor's privileges
+	// never reach what the process could not open itself.
+	var fd int
+	var canon string
+	errno = unix.EACCES
+	if err := c.AsProcess(func() { fd, canon, errno = p.openFrom(dirfd, path, lexical, req) }); err != nil {
+		return -1, lexical, unix.EACCES
+	}
+	return fd, canon, errno
+}
+
+// openFrom resolves path against dirfd, checks the object and opens it.
+func (p *OpenPolicy) openFrom(dirfd int, path, lexical string, req openRequest) (int, string, unix.Errno) {
 	resolve := req.resolve | unix.RESOLVE_NO_MAGICLINKS
 
 	// Resolve the existing object without side effects.
