@@ -251,6 +251,9 @@ type isolationConfig struct {
 	// FirstPrivateFD is the first descriptor number the command must not
 	// inherit: 3 plus the number of extra files.
 	FirstPrivateFD int
+	// ReadOnlyMounts asks for the protected trees read-only in a mount
+	// namespace of the command's, where the helper may (see mounts.go).
+	ReadOnlyMounts bool
 }
 
 // homes returns the home directories whose start-up files are protected:
@@ -327,6 +330,7 @@ func (p *Policy) isolation(env []string, extraFiles int) (*isolationConfig, erro
 		}
 		cfg.DropCaps, cfg.Caps = true, caps
 		cfg.Protect = &protection{Homes: homes(env)}
+		cfg.ReadOnlyMounts = true
 		if os.Geteuid() == 0 {
 			if _, err := landlockForIsolation(); err != nil {
 				return nil, err
@@ -361,6 +365,11 @@ func (c *isolationConfig) apply() error {
 	// even where keyctl is allowed.
 	if _, _, e := unix.RawSyscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); e != 0 && e != unix.ENOSYS {
 		return fmt.Errorf("join a new session keyring: %w", e)
+	}
+	if c.ReadOnlyMounts && c.Protect != nil {
+		if err := c.Protect.mountReadOnly(); err != nil && !errors.Is(err, errNoMountPrivilege) {
+			return fmt.Errorf("read-only system areas: %w", err)
+		}
 	}
 	if c.DropCaps {
 		if err := dropCapabilities(c.Caps); err != nil {

@@ -95,8 +95,28 @@ func TestIdentityProtected(t *testing.T) {
 		require.Zero(t, capField(t, out, set), "%s: every capability dropped", set)
 	}
 	require.Equal(t, uint32(0), ownerOf(t, filepath.Join(dir, "made")), "files are the caller's")
-	require.NotContains(t, out, "WROTE-ETC", "Landlock write protection of /etc")
-	require.Contains(t, errOut, "Permission denied")
+	require.NotContains(t, out, "WROTE-ETC", "write protection of /etc (read-only mount, Landlock)")
+	require.Regexp(t, "Read-only file system|Permission denied", errOut)
+}
+
+// TestIdentityProtectedAttributes: what Landlock does not cover (chmod,
+// utimes) is refused on a root-owned file under /etc by a read-only mount,
+// and allowed on the command's own files.
+func TestIdentityProtectedAttributes(t *testing.T) {
+	requireRoot(t)
+	sys := rootOwnedSystemFile(t)
+	require.NoError(t, os.Chmod(sys, 0o600))
+	dir := t.TempDir()
+	out, errOut, code := shellRun(t, sandbox.Policy{}, dir,
+		"chmod 666 "+sys+" && echo CHMOD-ETC; touch -d 2001-01-01 "+sys+" && echo TOUCH-ETC; echo x > own && chmod 640 own && echo CHMOD-OWN; true")
+	require.Equal(t, 0, code, "stderr: %s", errOut)
+	require.NotContains(t, out, "CHMOD-ETC")
+	require.NotContains(t, out, "TOUCH-ETC")
+	require.Contains(t, out, "CHMOD-OWN", "stderr: %s", errOut)
+	st, err := os.Stat(sys)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	require.Contains(t, errOut, "Read-only file system")
 }
 
 // TestIdentityCapAdd: a capability named in CapAdd is kept, in every set
