@@ -1,0 +1,465 @@
+package tests
+
+// The isolation suite (issue 10, "Isolation by default"): a hostile program,
+// run as root with no flags, tries to reach its supervisor, host root, host
+// services and the kernel's larger attack surface. Every attempt must fail.
+// The program is tests/victims/escape; each of its vectors is one subtest
+// here, named after the vector, e.g.
+//
+//	TestIsolationCLI/NoFlags/SupervisorMemRW
+//	TestIsolationCLI/AllowPathRoot/SupervisorMemRW
+//	TestIsolationLibrary/SupervisorMemRW
+//
+// The names are those of docs/security.md's threat table: keep them stable.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/sandbox"
+)
+
+// isolationTimeout bounds one run of the escape victim.
+const isolationTimeout = 15 * time.Second
+
+// secretFDInCLI is the descriptor the secret file gets in the CLI process,
+// as in the issue's `exec 7<secret; sandlock-go run ...`. It is above the
+// helper's own descriptors (3 and 4), which would cover a lower one.
+const secretFDInCLI = 7
+
+// isolationVectors lists the escape victim's vectors, in its order, with
+// the mechanism expected to stop each one. Every vector the victim prints
+// must be here, and every vector here must be printed.
+var isolationVectors = []struct {
+	name, mechanism string
+}{
+	{"SupervisorMemRW", "a Landlock domain on every run (ptrace restriction, ABI 1) and PR_SET_DUMPABLE 0 in the supervisor"},
+	{"SupervisorMemViaProcSelfAlias", "opens performed on the child's behalf resolve \"self\" as the child, not the supervisor (\"/proc//self/mem\" slips past pathpolicy's procSelf prefix test)"},
+	{"SupervisorMemViaDevFD", "opens performed on the child's behalf resolve \"self\" as the child, not the supervisor (/dev/fd -> /proc/self/fd, then ..)"},
+	{"SupervisorProcFD", "Landlock domain (ptrace-gated /proc/PID/fd) and PR_SET_DUMPABLE 0"},
+	{"SupervisorEnviron", "Landlock domain (ptrace-gated /proc/PID/environ) and PR_SET_DUMPABLE 0"},
+	{"PtraceAttachSupervisor", "default deny list (ptrace) and the Landlock domain"},
+	{"ProcessVMReadvSupervisor", "default deny list (process_vm_readv) and the Landlock domain"},
+	{"ProcessVMWritevSupervisor", "default deny list (process_vm_writev) and the Landlock domain"},
+	{"PidfdGetfdSupervisor", "Landlock domain (pidfd_getfd is a ptrace attach check) and PR_SET_DUMPABLE 0"},
+	{"KillSupervisor", "Landlock signal scope (ABI 6)"},
+	{"TgkillSupervisor", "Landlock signal scope (ABI 6)"},
+	{"PidfdSendSignalSupervisor", "Landlock signal scope (ABI 6)"},
+	{"KillHostProcess", "Landlock signal scope (ABI 6): no process outside the run"},
+	{"FSetownSignal", "Landlock signal scope (ABI 6) on F_SETOWN/SIGIO delivery"},
+	{"PrlimitSupervisor", "not in the issue's list: prlimit64 on another process of the same uid needs no capability (a lower RLIMIT_CPU or RLIMIT_NOFILE ends supervision); deny prlimit64 with pid != 0 or change the uid"},
+	{"SetprioritySupervisor", "not in the issue's list: setpriority/sched_setattr on a process of the same uid needs no capability (nice 19, SCHED_IDLE starve the supervisor); a different uid or a deny rule"},
+	{"SupervisorOOMScoreAdj", "not in the issue's list: /proc/PID/oom_score_adj of a same-uid process is writable without capabilities (raising it makes the supervisor the OOM killer's first choice); Landlock write protection of /proc/PID or a different uid"},
+	{"CapEff", "capabilities dropped (effective set)"},
+	{"CapPrm", "capabilities dropped (permitted set)"},
+	{"CapInh", "capabilities dropped (inheritable set)"},
+	{"CapAmb", "capabilities dropped (ambient set)"},
+	{"CapBnd", "capabilities dropped (bounding set)"},
+	{"CorePatternRewrite", "Landlock write protection of /proc/sys"},
+	{"ModprobePathOpenWrite", "Landlock write protection of /proc/sys"},
+	{"SysKnobOpenWrite", "Landlock write protection of /sys"},
+	{"SysrqTriggerOpenWrite", "Landlock write protection of /proc/sysrq-trigger (outside /proc/sys)"},
+	{"EtcFileWrite", "Landlock write protection of /etc"},
+	{"EtcFileCreate", "Landlock write protection of /etc"},
+	{"RootDotfileOpenWrite", "Landlock write protection of root's dotfiles"},
+	{"InheritedFDs", "descriptors: only 0, 1, 2 and ExtraFiles reach the command"},
+	{"InheritedSecretFD", "descriptors: only 0, 1, 2 and ExtraFiles reach the command"},
+	{"UnixConnectPath", "AF_UNIX connect to a socket outside the run refused unless --allow-unix"},
+	{"UnixConnectAbstract", "Landlock abstract unix socket scope (ABI 6)"},
+	{"UnixSendtoPath", "AF_UNIX sendto to a socket outside the run refused unless --allow-unix"},
+	{"UnixSendtoAbstract", "Landlock abstract unix socket scope (ABI 6)"},
+	{"UnshareUserNS", "default deny list (unshare)"},
+	{"UnshareMountNS", "default deny list (unshare)"},
+	{"CloneNewUserNS", "default deny list (clone with CLONE_NEW* flags)"},
+	{"Clone3NewUserNS", "default deny list (clone3 answers ENOSYS)"},
+	{"SetnsUTS", "default deny list (setns)"},
+	{"MountTmpfs", "default deny list (mount family) and the Landlock domain"},
+	{"KeyctlReadSessionKeyring", "default deny list (keyctl) and a fresh session keyring"},
+	{"KeyctlReadKeyByID", "default deny list (keyctl) and a fresh session keyring"},
+	{"KeyctlReadUserKeyring", "default deny list (keyctl) and a fresh session keyring that does not link root's user keyring"},
+	{"BpfMapCreate", "default deny list (bpf)"},
+	{"PerfEventOpen", "default deny list (perf_event_open)"},
+	{"Userfaultfd", "default deny list (userfaultfd)"},
+	{"IoUringSetup", "default deny list (io_uring_setup)"},
+	{"FinitModule", "default deny list (modules) and dropped capabilities"},
+	{"KexecLoad", "default deny list (kexec) and dropped capabilities"},
+	{"TIOCSTI", "not in the issue's list: deny ioctl TIOCSTI, or start the command in a new session (a root child without capabilities still injects input into its controlling terminal)"},
+	{"TIOCSTIHighBits", "not in the issue's list: deny ioctl TIOCSTI comparing the request's low 32 bits (the kernel drops the high ones)"},
+}
+
+// isolationTargets is what the test sets up outside the sandbox for the
+// escape victim to attack, and what tells afterwards whether an attack left
+// a trace.
+type isolationTargets struct {
+	secret     string
+	secretFile *os.File
+	etcFile    string
+	etcContent string
+	etcCreate  string
+	mountDir   string
+	keyID      int
+	keyDesc    string
+	keyPayload string
+
+	unixPath, unixAbs, dgramPath, dgramAbs string
+	accepted                               atomic.Int64 // stream connections accepted
+	dgrams                                 [2]*net.UnixConn
+
+	core, dotfile, sysKnob string
+}
+
+// requireRoot skips the isolation suite unless the test runs as root: the
+// vectors are those of a root supervisor and a root command.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the isolation suite attacks a supervisor running as root: run the tests as root")
+	}
+}
+
+func randomName(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 8)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+// newIsolationTargets sets up the targets; t.Cleanup removes them.
+func newIsolationTargets(t *testing.T) *isolationTargets {
+	t.Helper()
+	tg := &isolationTargets{}
+	id := randomName(t)
+	tg.secret = "sandlock-go-secret-" + id
+
+	dir := t.TempDir()
+	secretPath := writeFile(t, dir, "secret", tg.secret+"\n")
+	f, err := os.Open(secretPath)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	tg.secretFile = f
+
+	// A root-owned file under /etc, and a name there that must stay free.
+	tg.etcFile = "/etc/sandlock-go-test-" + id
+	tg.etcContent = "created by tests/isolation_test.go\n"
+	require.NoError(t, os.WriteFile(tg.etcFile, []byte(tg.etcContent), 0o644))
+	t.Cleanup(func() { os.Remove(tg.etcFile) })
+	tg.etcCreate = "/etc/sandlock-go-test-" + id + "-created"
+	t.Cleanup(func() { os.Remove(tg.etcCreate) })
+
+	tg.mountDir = filepath.Join(dir, "mnt")
+	require.NoError(t, os.Mkdir(tg.mountDir, 0o755))
+	t.Cleanup(func() { _ = unix.Unmount(tg.mountDir, unix.MNT_DETACH) })
+
+	// A key of root's: in the user keyring, which every process of uid 0
+	// reaches through its session keyring (the user session keyring links
+	// it) unless it has a fresh session keyring of its own. Not in this
+	// process's session keyring: the kernel keeps that per thread, and
+	// add_key would give one to the calling thread only, so a command
+	// forked from another thread would not see it.
+	tg.keyDesc = "sandlock-go-test-" + id
+	tg.keyPayload = "sandlock-go-key-" + id
+	tg.keyID, err = unix.AddKey("user", tg.keyDesc, []byte(tg.keyPayload), unix.KEY_SPEC_USER_KEYRING)
+	require.NoError(t, err, "add_key")
+	t.Cleanup(func() { _, _ = unix.KeyctlInt(unix.KEYCTL_UNLINK, tg.keyID, unix.KEY_SPEC_USER_KEYRING, 0, 0) })
+
+	// Fake daemons: a stream and a datagram socket, each bound to a path
+	// and to an abstract name. A short directory: sun_path holds 108 bytes.
+	sockDir, err := os.MkdirTemp("", "slg-sock-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	tg.unixPath = filepath.Join(sockDir, "daemon.sock")
+	tg.unixAbs = "sandlock-go-test-" + id
+	tg.dgramPath = filepath.Join(sockDir, "daemon.dgram")
+	tg.dgramAbs = "sandlock-go-test-dgram-" + id
+	for _, name := range []string{tg.unixPath, "@" + tg.unixAbs} {
+		l, err := net.Listen("unix", name)
+		require.NoError(t, err)
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				tg.accepted.Add(1)
+				c.Close()
+			}
+		}()
+	}
+	for i, name := range []string{tg.dgramPath, "@" + tg.dgramAbs} {
+		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		tg.dgrams[i] = c
+	}
+
+	core, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+	require.NoError(t, err)
+	tg.core = strings.TrimSuffix(string(core), "\n")
+	tg.dotfile = firstExisting("/root/.bashrc", "/root/.profile")
+	tg.sysKnob = firstExisting("/sys/kernel/uevent_helper", "/sys/kernel/profiling", "/sys/kernel/rcu_expedited")
+	return tg
+}
+
+func firstExisting(paths ...string) string {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// args are the escape victim's flags for these targets; secretFD is the
+// secret's descriptor in the supervisor.
+func (tg *isolationTargets) args(secretFD int) []string {
+	return []string{
+		"-secret", tg.secret,
+		"-secret-fd", strconv.Itoa(secretFD),
+		"-host", strconv.Itoa(os.Getpid()),
+		"-etc-file", tg.etcFile,
+		"-etc-create", tg.etcCreate,
+		"-dotfile", tg.dotfile,
+		"-sys-knob", tg.sysKnob,
+		"-core-pattern", tg.core,
+		"-unix-path", tg.unixPath,
+		"-unix-abstract", tg.unixAbs,
+		"-dgram-path", tg.dgramPath,
+		"-dgram-abstract", tg.dgramAbs,
+		"-key-desc", tg.keyDesc,
+		"-key-id", strconv.Itoa(tg.keyID),
+		"-key-payload", tg.keyPayload,
+		"-mount-dir", tg.mountDir,
+		"all",
+	}
+}
+
+// datagramArrived reports whether the datagram socket i (0: path, 1:
+// abstract) received anything.
+func (tg *isolationTargets) datagramArrived(i int) bool {
+	c := tg.dgrams[i]
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	buf := make([]byte, 256)
+	n, _, err := c.ReadFromUnix(buf)
+	return err == nil && n > 0
+}
+
+// sigwinchWatch counts the SIGWINCH this process receives: the escape
+// victim's FSetownSignal sends it through F_SETOWN.
+type sigwinchWatch struct {
+	ch chan os.Signal
+}
+
+func watchSIGWINCH(t *testing.T) *sigwinchWatch {
+	w := &sigwinchWatch{ch: make(chan os.Signal, 16)}
+	signal.Notify(w.ch, syscall.SIGWINCH)
+	t.Cleanup(func() { signal.Stop(w.ch) })
+	return w
+}
+
+// arrived reports whether a SIGWINCH came, waiting briefly for a late one.
+func (w *sigwinchWatch) arrived() bool {
+	select {
+	case <-w.ch:
+		return true
+	case <-time.After(50 * time.Millisecond):
+		return false
+	}
+}
+
+// escapeReport is the escape victim's output: one verdict per vector.
+type escapeReport struct {
+	sup      int
+	done     bool
+	verdicts map[string]string
+	output   string // everything, for failure messages
+	winch    bool   // the host process received SIGWINCH
+}
+
+func parseEscape(stdout, stderr string) escapeReport {
+	r := escapeReport{verdicts: map[string]string{}, output: "stdout:\n" + stdout + "stderr:\n" + stderr}
+	for _, line := range strings.Split(stdout, "\n") {
+		name, verdict, found := strings.Cut(line, "=")
+		switch {
+		case line == "DONE":
+			r.done = true
+		case !found:
+		case name == "SUP":
+			r.sup, _ = strconv.Atoi(verdict)
+		default:
+			r.verdicts[name] = verdict
+		}
+	}
+	return r
+}
+
+// check runs one subtest per vector on the report of a run whose
+// supervisor was sup.
+func (r escapeReport) check(t *testing.T, tg *isolationTargets, sup int) {
+	t.Helper()
+	require.Equal(t, sup, r.sup, "the victim attacked pid %d, not its supervisor %d\n%s", r.sup, sup, r.output)
+	if !r.done {
+		t.Errorf("the victim did not run to its end (killed by the sandbox?): the vectors after its last line count as failed\n%s", r.output)
+	}
+	known := map[string]bool{}
+	for _, v := range isolationVectors {
+		known[v.name] = true
+		t.Run(v.name, func(t *testing.T) {
+			verdict, found := r.verdicts[v.name]
+			if !found {
+				t.Fatalf("%s: no verdict from the victim; expected it blocked by %s\n%s", v.name, v.mechanism, r.output)
+			}
+			kind, detail, _ := strings.Cut(verdict, " ")
+			switch kind {
+			case "blocked":
+				t.Logf("blocked: %s", detail)
+			case "skip":
+				t.Skipf("cannot be tried here: %s", detail)
+			case "sent":
+				// FSetownSignal: the verdict is whether the signal came.
+				if r.winch {
+					t.Errorf("%s: SIGWINCH reached the test process through F_SETOWN; expected it blocked by %s", v.name, v.mechanism)
+				}
+			case "ok":
+				t.Errorf("%s: the attack SUCCEEDED (%s); expected it blocked by %s", v.name, detail, v.mechanism)
+			default:
+				t.Errorf("%s: the victim could not try the vector: %s", v.name, verdict)
+			}
+			// Traces left outside, whatever the victim said.
+			switch v.name {
+			case "EtcFileWrite":
+				data, err := os.ReadFile(tg.etcFile)
+				require.NoError(t, err)
+				require.Equal(t, tg.etcContent, string(data), "the victim wrote to %s", tg.etcFile)
+			case "EtcFileCreate":
+				require.NoFileExists(t, tg.etcCreate, "the victim created a file under /etc")
+			case "UnixSendtoPath":
+				require.False(t, tg.datagramArrived(0), "a datagram from the victim reached %s", tg.dgramPath)
+			case "UnixSendtoAbstract":
+				require.False(t, tg.datagramArrived(1), "a datagram from the victim reached @%s", tg.dgramAbs)
+			}
+		})
+	}
+	t.Run("UnixConnectAccepted", func(t *testing.T) {
+		time.Sleep(20 * time.Millisecond) // the accept loop may lag the victim
+		require.Zero(t, tg.accepted.Load(), "the fake daemons accepted connections from the victim; expected refused by the unix socket policy and the Landlock abstract socket scope")
+	})
+	for name := range r.verdicts {
+		if !known[name] {
+			t.Errorf("the victim printed vector %q, which isolationVectors lacks", name)
+		}
+	}
+}
+
+// runEscapeCLI runs the escape victim under `sandlock-go run FLAGS --` with
+// the secret on descriptor secretFDInCLI of the CLI process and, when
+// there is a pseudo-terminal, that terminal as its controlling terminal
+// and standard input.
+func runEscapeCLI(t *testing.T, bin string, tg *isolationTargets, flags ...string) escapeReport {
+	t.Helper()
+	args := append([]string{"run"}, flags...)
+	args = append(args, "--", buildProgram(t, "escape"))
+	args = append(args, tg.args(secretFDInCLI)...)
+
+	ctx, cancel := context.WithTimeout(context.Background(), isolationTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = time.Second
+	cmd.ExtraFiles = make([]*os.File, secretFDInCLI-2)
+	cmd.ExtraFiles[secretFDInCLI-3] = tg.secretFile
+	if ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0); err == nil {
+		ptmx.Close()
+		_, tty := openPty(t)
+		t.Cleanup(func() { tty.Close() })
+		cmd.Stdin = tty
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
+	winch := watchSIGWINCH(t)
+	require.NoError(t, cmd.Start())
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		require.NoError(t, err)
+	}
+	require.NoError(t, ctx.Err(), "sandlock-go run did not end within %s\nstdout:\n%s\nstderr:\n%s", isolationTimeout, stdout.String(), stderr.String())
+	r := parseEscape(stdout.String(), stderr.String())
+	r.winch = winch.arrived()
+	if err != nil {
+		r.output = fmt.Sprintf("sandlock-go %s: %v\n%s", strings.Join(args, " "), err, r.output)
+	}
+	require.Equal(t, cmd.Process.Pid, r.sup, "the victim's parent is not the sandlock-go process\n%s", r.output)
+	return r
+}
+
+// TestIsolationCLI runs the escape victim as root under `sandlock-go run`
+// with no flags, and with --allow-path / (the supervisor then performs
+// every open on the victim's behalf): every vector must be blocked.
+func TestIsolationCLI(t *testing.T) {
+	requireRoot(t)
+	bin := buildCLI(t)
+	tg := newIsolationTargets(t)
+	// The modes run one after the other: the SIGWINCH of one must not be
+	// counted for the other.
+	for _, mode := range []struct {
+		name  string
+		flags []string
+	}{
+		{"NoFlags", nil},
+		{"AllowPathRoot", []string{"--allow-path", "/"}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			tg.accepted.Store(0)
+			r := runEscapeCLI(t, bin, tg, mode.flags...)
+			r.check(t, tg, r.sup)
+		})
+	}
+}
+
+// TestIsolationLibrary runs the escape victim through sandbox.Command with
+// no Policy: the test process is the supervisor. The secret is a
+// descriptor of the test process without close-on-exec, as one inherited
+// from a shell would be. Not parallel: no other test may start a process
+// while that descriptor is open.
+func TestIsolationLibrary(t *testing.T) {
+	requireRoot(t)
+	tg := newIsolationTargets(t)
+	secretFD, err := unix.FcntlInt(tg.secretFile.Fd(), unix.F_DUPFD, 100) // no FD_CLOEXEC
+	require.NoError(t, err)
+	defer unix.Close(secretFD)
+
+	ctx, cancel := context.WithTimeout(context.Background(), isolationTimeout)
+	defer cancel()
+	cmd := sandbox.CommandContext(ctx, buildProgram(t, "escape"), tg.args(secretFD)...)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	winch := watchSIGWINCH(t)
+	err = cmd.Run()
+	require.NoError(t, ctx.Err(), "the run did not end within %s\nstdout:\n%s\nstderr:\n%s", isolationTimeout, stdout.String(), stderr.String())
+	r := parseEscape(stdout.String(), stderr.String())
+	r.winch = winch.arrived()
+	if err != nil {
+		r.output = fmt.Sprintf("run: %v\n%s", err, r.output)
+	}
+	r.check(t, tg, os.Getpid())
+}
