@@ -48,61 +48,66 @@ const secretFDInCLI = 7
 // isolationVectors lists the escape victim's vectors, in its order, with
 // the mechanism expected to stop each one. Every vector the victim prints
 // must be here, and every vector here must be printed.
+//
+// A vector marked extra is not in issue 10's list (nor in the mechanisms
+// planned for it): the suite found it open, and its failure message says so.
 var isolationVectors = []struct {
 	name, mechanism string
+	extra           bool
 }{
-	{"SupervisorMemRW", "a Landlock domain on every run (ptrace restriction, ABI 1) and PR_SET_DUMPABLE 0 in the supervisor"},
-	{"SupervisorMemViaProcSelfAlias", "opens performed on the child's behalf resolve \"self\" as the child, not the supervisor (\"/proc//self/mem\" slips past pathpolicy's procSelf prefix test)"},
-	{"SupervisorMemViaDevFD", "opens performed on the child's behalf resolve \"self\" as the child, not the supervisor (/dev/fd -> /proc/self/fd, then ..)"},
-	{"SupervisorProcFD", "Landlock domain (ptrace-gated /proc/PID/fd) and PR_SET_DUMPABLE 0"},
-	{"SupervisorEnviron", "Landlock domain (ptrace-gated /proc/PID/environ) and PR_SET_DUMPABLE 0"},
-	{"PtraceAttachSupervisor", "default deny list (ptrace) and the Landlock domain"},
-	{"ProcessVMReadvSupervisor", "default deny list (process_vm_readv) and the Landlock domain"},
-	{"ProcessVMWritevSupervisor", "default deny list (process_vm_writev) and the Landlock domain"},
-	{"PidfdGetfdSupervisor", "Landlock domain (pidfd_getfd is a ptrace attach check) and PR_SET_DUMPABLE 0"},
-	{"KillSupervisor", "Landlock signal scope (ABI 6)"},
-	{"TgkillSupervisor", "Landlock signal scope (ABI 6)"},
-	{"PidfdSendSignalSupervisor", "Landlock signal scope (ABI 6)"},
-	{"KillHostProcess", "Landlock signal scope (ABI 6): no process outside the run"},
-	{"FSetownSignal", "Landlock signal scope (ABI 6) on F_SETOWN/SIGIO delivery"},
-	{"PrlimitSupervisor", "not in the issue's list: prlimit64 on another process of the same uid needs no capability (a lower RLIMIT_CPU or RLIMIT_NOFILE ends supervision); deny prlimit64 with pid != 0 or change the uid"},
-	{"SetprioritySupervisor", "not in the issue's list: setpriority/sched_setattr on a process of the same uid needs no capability (nice 19, SCHED_IDLE starve the supervisor); a different uid or a deny rule"},
-	{"SupervisorOOMScoreAdj", "not in the issue's list: /proc/PID/oom_score_adj of a same-uid process is writable without capabilities (raising it makes the supervisor the OOM killer's first choice); Landlock write protection of /proc/PID or a different uid"},
-	{"CapEff", "capabilities dropped (effective set)"},
-	{"CapPrm", "capabilities dropped (permitted set)"},
-	{"CapInh", "capabilities dropped (inheritable set)"},
-	{"CapAmb", "capabilities dropped (ambient set)"},
-	{"CapBnd", "capabilities dropped (bounding set)"},
-	{"CorePatternRewrite", "Landlock write protection of /proc/sys"},
-	{"ModprobePathOpenWrite", "Landlock write protection of /proc/sys"},
-	{"SysKnobOpenWrite", "Landlock write protection of /sys"},
-	{"SysrqTriggerOpenWrite", "Landlock write protection of /proc/sysrq-trigger (outside /proc/sys)"},
-	{"EtcFileWrite", "Landlock write protection of /etc"},
-	{"EtcFileCreate", "Landlock write protection of /etc"},
-	{"RootDotfileOpenWrite", "Landlock write protection of root's dotfiles"},
-	{"InheritedFDs", "descriptors: only 0, 1, 2 and ExtraFiles reach the command"},
-	{"InheritedSecretFD", "descriptors: only 0, 1, 2 and ExtraFiles reach the command"},
-	{"UnixConnectPath", "AF_UNIX connect to a socket outside the run refused unless --allow-unix"},
-	{"UnixConnectAbstract", "Landlock abstract unix socket scope (ABI 6)"},
-	{"UnixSendtoPath", "AF_UNIX sendto to a socket outside the run refused unless --allow-unix"},
-	{"UnixSendtoAbstract", "Landlock abstract unix socket scope (ABI 6)"},
-	{"UnshareUserNS", "default deny list (unshare)"},
-	{"UnshareMountNS", "default deny list (unshare)"},
-	{"CloneNewUserNS", "default deny list (clone with CLONE_NEW* flags)"},
-	{"Clone3NewUserNS", "default deny list (clone3 answers ENOSYS)"},
-	{"SetnsUTS", "default deny list (setns)"},
-	{"MountTmpfs", "default deny list (mount family) and the Landlock domain"},
-	{"KeyctlReadSessionKeyring", "default deny list (keyctl) and a fresh session keyring"},
-	{"KeyctlReadKeyByID", "default deny list (keyctl) and a fresh session keyring"},
-	{"KeyctlReadUserKeyring", "default deny list (keyctl) and a fresh session keyring that does not link root's user keyring"},
-	{"BpfMapCreate", "default deny list (bpf)"},
-	{"PerfEventOpen", "default deny list (perf_event_open)"},
-	{"Userfaultfd", "default deny list (userfaultfd)"},
-	{"IoUringSetup", "default deny list (io_uring_setup)"},
-	{"FinitModule", "default deny list (modules) and dropped capabilities"},
-	{"KexecLoad", "default deny list (kexec) and dropped capabilities"},
-	{"TIOCSTI", "not in the issue's list: deny ioctl TIOCSTI, or start the command in a new session (a root child without capabilities still injects input into its controlling terminal)"},
-	{"TIOCSTIHighBits", "not in the issue's list: deny ioctl TIOCSTI comparing the request's low 32 bits (the kernel drops the high ones)"},
+	{"SupervisorMemRW", "a Landlock domain on every run (ptrace restriction, ABI 1) and PR_SET_DUMPABLE 0 in the supervisor", false},
+	{"SupervisorMemViaProcSelfAlias", "opens performed on the child's behalf resolve \"self\" as the child, not the supervisor (\"/proc//self/mem\" slips past pathpolicy's procSelf prefix test)", true},
+	{"SupervisorMemViaDevFD", "opens performed on the child's behalf resolve \"self\" as the child, not the supervisor (/dev/fd -> /proc/self/fd, then ..)", true},
+	{"SupervisorProcFD", "Landlock domain (ptrace-gated /proc/PID/fd) and PR_SET_DUMPABLE 0", false},
+	{"SupervisorEnviron", "PR_SET_DUMPABLE 0 in the supervisor with capabilities dropped (a Landlock domain alone does not stop PTRACE_MODE_READ files here: checked on 6.18)", false},
+	{"SupervisorMaps", "PR_SET_DUMPABLE 0 in the supervisor with capabilities dropped (a Landlock domain alone does not stop PTRACE_MODE_READ files here: checked on 6.18)", false},
+	{"PtraceAttachSupervisor", "default deny list (ptrace) and the Landlock domain", false},
+	{"ProcessVMReadvSupervisor", "default deny list (process_vm_readv) and the Landlock domain", false},
+	{"ProcessVMWritevSupervisor", "default deny list (process_vm_writev) and the Landlock domain", false},
+	{"PidfdGetfdSupervisor", "Landlock domain (pidfd_getfd is a ptrace attach check) and PR_SET_DUMPABLE 0", false},
+	{"KillSupervisor", "Landlock signal scope (ABI 6)", false},
+	{"TgkillSupervisor", "Landlock signal scope (ABI 6)", false},
+	{"PidfdSendSignalSupervisor", "Landlock signal scope (ABI 6)", false},
+	{"KillHostProcess", "Landlock signal scope (ABI 6): no process outside the run", false},
+	{"FSetownSignal", "Landlock signal scope (ABI 6) on F_SETOWN/SIGIO delivery", false},
+	{"PrlimitSupervisor", "prlimit64 on another process of the same uid needs no capability (a lower RLIMIT_CPU or RLIMIT_NOFILE ends supervision); deny prlimit64 with pid != 0 or change the uid", true},
+	{"SetprioritySupervisor", "setpriority/sched_setattr on a process of the same uid needs no capability (nice 19, SCHED_IDLE starve the supervisor); a different uid or a deny rule", true},
+	{"SupervisorOOMScoreAdj", "/proc/PID/oom_score_adj of a same-uid process is writable without capabilities (raising it makes the supervisor the OOM killer's first choice); Landlock write protection of /proc/PID or a different uid", true},
+	{"CapEff", "capabilities dropped (effective set)", false},
+	{"CapPrm", "capabilities dropped (permitted set)", false},
+	{"CapInh", "capabilities dropped (inheritable set)", false},
+	{"CapAmb", "capabilities dropped (ambient set)", false},
+	{"CapBnd", "capabilities dropped (bounding set)", false},
+	{"CorePatternRewrite", "Landlock write protection of /proc/sys", false},
+	{"ModprobePathOpenWrite", "Landlock write protection of /proc/sys", false},
+	{"SysKnobOpenWrite", "Landlock write protection of /sys", false},
+	{"SysrqTriggerOpenWrite", "Landlock write protection of /proc/sysrq-trigger (outside /proc/sys)", true},
+	{"EtcFileWrite", "Landlock write protection of /etc", false},
+	{"EtcFileCreate", "Landlock write protection of /etc", false},
+	{"RootDotfileOpenWrite", "Landlock write protection of root's dotfiles", false},
+	{"InheritedFDs", "descriptors: only 0, 1, 2 and ExtraFiles reach the command", false},
+	{"InheritedSecretFD", "descriptors: only 0, 1, 2 and ExtraFiles reach the command", false},
+	{"UnixConnectPath", "AF_UNIX connect to a socket outside the run refused unless --allow-unix", false},
+	{"UnixConnectAbstract", "Landlock abstract unix socket scope (ABI 6)", false},
+	{"UnixSendtoPath", "AF_UNIX sendto to a socket outside the run refused unless --allow-unix", false},
+	{"UnixSendtoAbstract", "Landlock abstract unix socket scope (ABI 6)", false},
+	{"UnshareUserNS", "default deny list (unshare)", false},
+	{"UnshareMountNS", "default deny list (unshare)", false},
+	{"CloneNewUserNS", "default deny list (clone with CLONE_NEW* flags)", false},
+	{"Clone3NewUserNS", "default deny list (clone3 answers ENOSYS)", false},
+	{"SetnsUTS", "default deny list (setns)", false},
+	{"MountTmpfs", "default deny list (mount family) and the Landlock domain", false},
+	{"KeyctlReadSessionKeyring", "default deny list (keyctl) and a fresh session keyring", false},
+	{"KeyctlReadKeyByID", "default deny list (keyctl) and a fresh session keyring", false},
+	{"KeyctlReadUserKeyring", "default deny list (keyctl) and a fresh session keyring that does not link root's user keyring", false},
+	{"BpfMapCreate", "default deny list (bpf)", false},
+	{"PerfEventOpen", "default deny list (perf_event_open)", false},
+	{"Userfaultfd", "default deny list (userfaultfd)", false},
+	{"IoUringSetup", "default deny list (io_uring_setup)", false},
+	{"FinitModule", "default deny list (modules) and dropped capabilities", false},
+	{"KexecLoad", "default deny list (kexec) and dropped capabilities", false},
+	{"TIOCSTI", "deny ioctl TIOCSTI, or start the command in a new session (a root child without capabilities still injects input into its controlling terminal)", true},
+	{"TIOCSTIHighBits", "deny ioctl TIOCSTI comparing the request's low 32 bits (the kernel drops the high ones)", true},
 }
 
 // isolationTargets is what the test sets up outside the sandbox for the
@@ -340,7 +345,11 @@ func (r escapeReport) check(t *testing.T, tg *isolationTargets, sup int) {
 					t.Errorf("%s: SIGWINCH reached the test process through F_SETOWN; expected it blocked by %s", v.name, v.mechanism)
 				}
 			case "ok":
-				t.Errorf("%s: the attack SUCCEEDED (%s); expected it blocked by %s", v.name, detail, v.mechanism)
+				extra := ""
+				if v.extra {
+					extra = " [not in issue 10's list]"
+				}
+				t.Errorf("%s: the attack SUCCEEDED (%s); expected it blocked by %s%s", v.name, detail, v.mechanism, extra)
 			default:
 				t.Errorf("%s: the victim could not try the vector: %s", v.name, verdict)
 			}
@@ -450,7 +459,8 @@ func TestIsolationLibrary(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), isolationTimeout)
 	defer cancel()
-	cmd := sandbox.CommandContext(ctx, buildProgram(t, "escape"), tg.args(secretFD)...)
+	args := append([]string{"-sup", strconv.Itoa(os.Getpid())}, tg.args(secretFD)...)
+	cmd := sandbox.CommandContext(ctx, buildProgram(t, "escape"), args...)
 	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	winch := watchSIGWINCH(t)

@@ -16,10 +16,10 @@
 //
 // The run ends with "DONE" and exit status 0 (2 on a usage error).
 //
-// The supervisor is the parent process (the sandbox's helper execve()s the
-// command in place, so the command's parent is the supervising process); the
-// program prints it as "SUP=PID" first, so that a test can check it attacked
-// the right process. Every attempt is harmless when it succeeds: signals are
+// The supervisor is -sup PID, by default the parent process (the sandbox's
+// helper execve()s the command in place, so the command's parent is the
+// supervising process); the program prints it as "SUP=PID" first, so that a
+// test can check it attacked the right process. Every attempt is harmless when it succeeds: signals are
 // signal 0, files are opened and closed or rewritten with their current
 // value, a mount is undone at once, remote memory is read or written at
 // address 0 only (the permission check comes first, EFAULT follows it), and
@@ -80,7 +80,8 @@ var vectors = []vector{
 	{"SupervisorMemViaProcSelfAlias", supervisorMemViaAlias("/proc//self/mem")},
 	{"SupervisorMemViaDevFD", supervisorMemViaAlias("/dev/fd/../mem")},
 	{"SupervisorProcFD", supervisorProcFD},
-	{"SupervisorEnviron", supervisorEnviron},
+	{"SupervisorEnviron", supervisorProcRead("environ")},
+	{"SupervisorMaps", supervisorProcRead("maps")},
 	{"PtraceAttachSupervisor", ptraceAttach},
 	{"ProcessVMReadvSupervisor", processVM(false)},
 	{"ProcessVMWritevSupervisor", processVM(true)},
@@ -157,11 +158,14 @@ func main() {
 	fs.IntVar(&o.keyID, "key-id", 0, "serial of that key")
 	fs.StringVar(&o.keyPayload, "key-payload", "", "payload of that key")
 	fs.StringVar(&o.mountDir, "mount-dir", "", "an empty directory to mount on")
+	fs.IntVar(&o.sup, "sup", 0, "the supervisor's pid (default: the parent process)")
 	if err := fs.Parse(os.Args[1:]); err != nil || fs.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: escape [flags] all|VECTOR...|noop")
 		os.Exit(2)
 	}
-	o.sup = os.Getppid()
+	if o.sup == 0 {
+		o.sup = os.Getppid()
+	}
 	self, err := os.Executable()
 	if err != nil {
 		self = "/proc/self/exe"
@@ -270,13 +274,19 @@ func supervisorProcFD(o *opts) string {
 	return ok("read %d bytes through %s", len(data), p)
 }
 
-func supervisorEnviron(o *opts) string {
-	p := proc(o.sup, "environ")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return blocked(err, "read %s", p)
+// supervisorProcRead reads a /proc/PID file of the supervisor that the
+// kernel guards with a PTRACE_MODE_READ check (environ: the host's
+// environment and its tokens; maps: the supervisor's layout, which defeats
+// ASLR for an attack on its memory).
+func supervisorProcRead(file string) func(o *opts) string {
+	return func(o *opts) string {
+		p := proc(o.sup, file)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return blocked(err, "read %s", p)
+		}
+		return ok("read %d bytes of %s", len(data), p)
 	}
-	return ok("read %d bytes of %s", len(data), p)
 }
 
 func ptraceAttach(o *opts) string {
@@ -537,20 +547,25 @@ func etcCreate(o *opts) string {
 
 // Descriptors.
 
-// openFDs lists the open descriptors above 2 without opening one.
-func openFDs() []int {
+// inheritedFDList lists the descriptors above 2 that came through execve:
+// those without FD_CLOEXEC (a descriptor with it would have been closed by
+// execve). It opens no descriptor. The Go runtime opens descriptors of its
+// own before main (the cgroup CPU limit files, since Go 1.25), all with
+// FD_CLOEXEC.
+func inheritedFDList() []int {
 	var fds []int
 	for fd := 3; fd < 4096; fd++ {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err == nil && flags&unix.FD_CLOEXEC == 0 {
 			fds = append(fds, fd)
 		}
 	}
 	return fds
 }
 
-// startFDs are the descriptors open when main started: before the Go
-// runtime or this program opened any of its own.
-var startFDs = openFDs()
+// startFDs are the inherited descriptors, listed before this program
+// opened any.
+var startFDs = inheritedFDList()
 
 func fdList(fds []int) string {
 	var s []string
@@ -564,7 +579,7 @@ func fdList(fds []int) string {
 
 func inheritedFDs(o *opts) string {
 	if len(startFDs) == 0 {
-		return "blocked errno=none only 0, 1 and 2 were open"
+		return "blocked errno=none no descriptor above 2 was inherited"
 	}
 	return ok("inherited descriptors above 2: %s", fdList(startFDs))
 }
