@@ -59,8 +59,8 @@ var isolationVectors = []struct {
 	{"SupervisorMemViaProcSelfAlias", "opens performed on the child's behalf resolve \"self\" as the child, not the supervisor (\"/proc//self/mem\" slips past pathpolicy's procSelf prefix test)", true},
 	{"SupervisorMemViaDevFD", "opens performed on the child's behalf resolve \"self\" as the child, not the supervisor (/dev/fd -> /proc/self/fd, then ..)", true},
 	{"SupervisorProcFD", "Landlock domain (ptrace-gated /proc/PID/fd) and PR_SET_DUMPABLE 0", false},
-	{"SupervisorEnviron", "PR_SET_DUMPABLE 0 in the supervisor with capabilities dropped (a Landlock domain alone does not stop PTRACE_MODE_READ files here: checked on 6.18)", false},
-	{"SupervisorMaps", "PR_SET_DUMPABLE 0 in the supervisor with capabilities dropped (a Landlock domain alone does not stop PTRACE_MODE_READ files here: checked on 6.18)", false},
+	{"SupervisorEnviron", "capabilities dropped (commoncap: the supervisor's permitted set is not a subset of the command's) and PR_SET_DUMPABLE 0; a Landlock domain alone does not stop these PTRACE_MODE_READ files (checked on 6.18)", false},
+	{"SupervisorMaps", "capabilities dropped (commoncap: the supervisor's permitted set is not a subset of the command's) and PR_SET_DUMPABLE 0; a Landlock domain alone does not stop these PTRACE_MODE_READ files (checked on 6.18)", false},
 	{"PtraceAttachSupervisor", "default deny list (ptrace) and the Landlock domain", false},
 	{"ProcessVMReadvSupervisor", "default deny list (process_vm_readv) and the Landlock domain", false},
 	{"ProcessVMWritevSupervisor", "default deny list (process_vm_writev) and the Landlock domain", false},
@@ -85,6 +85,8 @@ var isolationVectors = []struct {
 	{"EtcFileWrite", "Landlock write protection of /etc", false},
 	{"EtcFileCreate", "Landlock write protection of /etc", false},
 	{"RootDotfileOpenWrite", "Landlock write protection of root's dotfiles", false},
+	{"RootHomeCreate", "Landlock write protection of root's home, new dotfiles included (~/.bash_login, ~/.ssh/authorized_keys, ~/.config/systemd/user/...)", false},
+	{"RunCreate", "Landlock write protection of /run (systemd loads units from /run/systemd/system and runs them as root)", true},
 	{"InheritedFDs", "descriptors: only 0, 1, 2 and ExtraFiles reach the command", false},
 	{"InheritedSecretFD", "descriptors: only 0, 1, 2 and ExtraFiles reach the command", false},
 	{"UnixConnectPath", "AF_UNIX connect to a socket outside the run refused unless --allow-unix", false},
@@ -119,6 +121,8 @@ type isolationTargets struct {
 	etcFile    string
 	etcContent string
 	etcCreate  string
+	homeCreate string
+	runCreate  string
 	mountDir   string
 	keyID      int
 	keyDesc    string
@@ -169,6 +173,13 @@ func newIsolationTargets(t *testing.T) *isolationTargets {
 	t.Cleanup(func() { os.Remove(tg.etcFile) })
 	tg.etcCreate = "/etc/sandlock-go-test-" + id + "-created"
 	t.Cleanup(func() { os.Remove(tg.etcCreate) })
+	// New files where root's shells and the service manager look.
+	tg.homeCreate = "/root/.sandlock-go-test-" + id
+	t.Cleanup(func() { os.Remove(tg.homeCreate) })
+	if _, err := os.Stat("/run"); err == nil {
+		tg.runCreate = "/run/sandlock-go-test-" + id
+		t.Cleanup(func() { os.Remove(tg.runCreate) })
+	}
 
 	tg.mountDir = filepath.Join(dir, "mnt")
 	require.NoError(t, os.Mkdir(tg.mountDir, 0o755))
@@ -225,6 +236,25 @@ func newIsolationTargets(t *testing.T) *isolationTargets {
 	return tg
 }
 
+// reset undoes what a previous run's successful attacks left, so that
+// the next run starts from the same state: a file the victim created would
+// make its create fail with EEXIST, which would look like a block.
+func (tg *isolationTargets) reset(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{tg.etcCreate, tg.homeCreate, tg.runCreate} {
+		if p != "" {
+			require.NoError(t, os.RemoveAll(p))
+		}
+	}
+	require.NoError(t, os.WriteFile(tg.etcFile, []byte(tg.etcContent), 0o644))
+	for i := range tg.dgrams {
+		for tg.datagramArrived(i) {
+		}
+	}
+	_ = unix.Unmount(tg.mountDir, unix.MNT_DETACH)
+	tg.accepted.Store(0)
+}
+
 func firstExisting(paths ...string) string {
 	for _, p := range paths {
 		if _, err := os.Stat(p); err == nil {
@@ -243,6 +273,8 @@ func (tg *isolationTargets) args(secretFD int) []string {
 		"-host", strconv.Itoa(os.Getpid()),
 		"-etc-file", tg.etcFile,
 		"-etc-create", tg.etcCreate,
+		"-home-create", tg.homeCreate,
+		"-run-create", tg.runCreate,
 		"-dotfile", tg.dotfile,
 		"-sys-knob", tg.sysKnob,
 		"-core-pattern", tg.core,
@@ -361,6 +393,12 @@ func (r escapeReport) check(t *testing.T, tg *isolationTargets, sup int) {
 				require.Equal(t, tg.etcContent, string(data), "the victim wrote to %s", tg.etcFile)
 			case "EtcFileCreate":
 				require.NoFileExists(t, tg.etcCreate, "the victim created a file under /etc")
+			case "RootHomeCreate":
+				require.NoFileExists(t, tg.homeCreate, "the victim created a dotfile in root's home")
+			case "RunCreate":
+				if tg.runCreate != "" {
+					require.NoFileExists(t, tg.runCreate, "the victim created a file in /run")
+				}
 			case "UnixSendtoPath":
 				require.False(t, tg.datagramArrived(0), "a datagram from the victim reached %s", tg.dgramPath)
 			case "UnixSendtoAbstract":
@@ -438,7 +476,7 @@ func TestIsolationCLI(t *testing.T) {
 		{"AllowPathRoot", []string{"--allow-path", "/"}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			tg.accepted.Store(0)
+			tg.reset(t)
 			r := runEscapeCLI(t, bin, tg, mode.flags...)
 			r.check(t, tg, r.sup)
 		})

@@ -51,6 +51,8 @@ type opts struct {
 	host        int    // a host process outside the run (the test), for signals
 	etcFile     string // a root-owned file under /etc
 	etcCreate   string // a file name under /etc that does not exist
+	homeCreate  string // a new dotfile in root's home
+	runCreate   string // a new file in /run
 	dotfile     string // an existing file among root's dotfiles
 	sysKnob     string // a writable sysfs attribute
 	corePattern string // the current /proc/sys/kernel/core_pattern
@@ -107,6 +109,8 @@ var vectors = []vector{
 	{"EtcFileWrite", etcWrite},
 	{"EtcFileCreate", etcCreate},
 	{"RootDotfileOpenWrite", func(o *opts) string { return openWrite(o.dotfile)(o) }},
+	{"RootHomeCreate", func(o *opts) string { return create(o.homeCreate) }},
+	{"RunCreate", func(o *opts) string { return create(o.runCreate) }},
 	// Descriptors.
 	{"InheritedFDs", inheritedFDs},
 	{"InheritedSecretFD", inheritedSecret},
@@ -148,6 +152,8 @@ func main() {
 	fs.StringVar(&o.etcFile, "etc-file", "", "a root-owned file under /etc")
 	fs.StringVar(&o.etcCreate, "etc-create", "", "a path under /etc to create")
 	fs.StringVar(&o.dotfile, "dotfile", "", "one of root's dotfiles")
+	fs.StringVar(&o.homeCreate, "home-create", "", "a new dotfile in root's home")
+	fs.StringVar(&o.runCreate, "run-create", "", "a new file in /run")
 	fs.StringVar(&o.sysKnob, "sys-knob", "", "a writable sysfs attribute")
 	fs.StringVar(&o.corePattern, "core-pattern", "", "the current core_pattern")
 	fs.StringVar(&o.unixPath, "unix-path", "", "stream unix socket path")
@@ -533,16 +539,19 @@ func etcWrite(o *opts) string {
 	return ok("opened %s O_WRONLY (write: %s)", o.etcFile, errnoName(err))
 }
 
-func etcCreate(o *opts) string {
-	if o.etcCreate == "" {
-		return skip("no -etc-create")
+func etcCreate(o *opts) string { return create(o.etcCreate) }
+
+// create creates path, which must not exist.
+func create(path string) string {
+	if path == "" {
+		return skip("no path to create given")
 	}
-	fd, err := unix.Open(o.etcCreate, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
 	if err != nil {
-		return blocked(err, "create %s", o.etcCreate)
+		return blocked(err, "create %s", path)
 	}
 	unix.Close(fd)
-	return ok("created %s", o.etcCreate)
+	return ok("created %s", path)
 }
 
 // Descriptors.
