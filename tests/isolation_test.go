@@ -327,6 +327,7 @@ func (w *sigwinchWatch) arrived() bool {
 type escapeReport struct {
 	sup      int
 	done     bool
+	last     string // the last vector printed
 	verdicts map[string]string
 	output   string // everything, for failure messages
 	winch    bool   // the host process received SIGWINCH
@@ -344,6 +345,7 @@ func parseEscape(stdout, stderr string) escapeReport {
 			r.sup, _ = strconv.Atoi(verdict)
 		default:
 			r.verdicts[name] = verdict
+			r.last = name
 		}
 	}
 	return r
@@ -355,7 +357,7 @@ func (r escapeReport) check(t *testing.T, tg *isolationTargets, sup int) {
 	t.Helper()
 	require.Equal(t, sup, r.sup, "the victim attacked pid %d, not its supervisor %d\n%s", r.sup, sup, r.output)
 	if !r.done {
-		t.Errorf("the victim did not run to its end (killed by the sandbox?): the vectors after its last line count as failed\n%s", r.output)
+		t.Errorf("the victim did not run to its end (killed by the sandbox?): its last vector was %q, the one after it probably ended it; the vectors without a verdict count as failed\n%s", r.last, r.output)
 	}
 	known := map[string]bool{}
 	for _, v := range isolationVectors {
