@@ -84,6 +84,7 @@ var isolationVectors = []struct {
 	{"SysrqTriggerOpenWrite", "Landlock write protection of /proc/sysrq-trigger (outside /proc/sys)", true},
 	{"EtcFileWrite", "Landlock write protection of /etc", false},
 	{"EtcFileCreate", "Landlock write protection of /etc", false},
+	{"EtcFileChmod", "Landlock has no right for chmod, and the owner needs no capability: a different uid, or the filter (chmod, fchmodat, fchmodat2 on paths outside the run; racy on a path), would stop it", true},
 	{"RootDotfileOpenWrite", "Landlock write protection of root's dotfiles", false},
 	{"RootHomeCreate", "Landlock write protection of root's home, new dotfiles included (~/.bash_login, ~/.ssh/authorized_keys, ~/.config/systemd/user/...)", false},
 	{"RunCreate", "Landlock write protection of /run (systemd loads units from /run/systemd/system and runs them as root)", true},
@@ -102,6 +103,8 @@ var isolationVectors = []struct {
 	{"KeyctlReadSessionKeyring", "default deny list (keyctl) and a fresh session keyring", false},
 	{"KeyctlReadKeyByID", "default deny list (keyctl) and a fresh session keyring", false},
 	{"KeyctlReadUserKeyring", "default deny list (keyctl) and a fresh session keyring that does not link root's user keyring", false},
+	{"RequestKeySearch", "default deny list (request_key)", false},
+	{"AddKeyUserKeyring", "default deny list (add_key): root's user keyring is shared by every root process of the host", false},
 	{"BpfMapCreate", "default deny list (bpf)", false},
 	{"PerfEventOpen", "default deny list (perf_event_open)", false},
 	{"Userfaultfd", "default deny list (userfaultfd)", false},
@@ -196,6 +199,7 @@ func newIsolationTargets(t *testing.T) *isolationTargets {
 	tg.keyID, err = unix.AddKey("user", tg.keyDesc, []byte(tg.keyPayload), unix.KEY_SPEC_USER_KEYRING)
 	require.NoError(t, err, "add_key")
 	t.Cleanup(func() { _, _ = unix.KeyctlInt(unix.KEYCTL_UNLINK, tg.keyID, unix.KEY_SPEC_USER_KEYRING, 0, 0) })
+	t.Cleanup(func() { tg.unlinkPlantedKey() })
 
 	// Fake daemons: a stream and a datagram socket, each bound to a path
 	// and to an abstract name. A short directory: sun_path holds 108 bytes.
@@ -247,12 +251,28 @@ func (tg *isolationTargets) reset(t *testing.T) {
 		}
 	}
 	require.NoError(t, os.WriteFile(tg.etcFile, []byte(tg.etcContent), 0o644))
+	require.NoError(t, os.Chmod(tg.etcFile, 0o644))
+	tg.unlinkPlantedKey()
 	for i := range tg.dgrams {
 		for tg.datagramArrived(i) {
 		}
 	}
 	_ = unix.Unmount(tg.mountDir, unix.MNT_DETACH)
 	tg.accepted.Store(0)
+}
+
+// plantedKey is the description of the key AddKeyUserKeyring plants.
+func (tg *isolationTargets) plantedKey() string { return tg.keyDesc + "-planted" }
+
+// unlinkPlantedKey removes the key AddKeyUserKeyring planted, if the
+// victim left it; it reports whether there was one.
+func (tg *isolationTargets) unlinkPlantedKey() bool {
+	id, err := unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "user", tg.plantedKey(), 0)
+	if err != nil {
+		return false
+	}
+	_, _ = unix.KeyctlInt(unix.KEYCTL_UNLINK, id, unix.KEY_SPEC_USER_KEYRING, 0, 0)
+	return true
 }
 
 func firstExisting(paths ...string) string {
@@ -395,6 +415,12 @@ func (r escapeReport) check(t *testing.T, tg *isolationTargets, sup int) {
 				require.Equal(t, tg.etcContent, string(data), "the victim wrote to %s", tg.etcFile)
 			case "EtcFileCreate":
 				require.NoFileExists(t, tg.etcCreate, "the victim created a file under /etc")
+			case "EtcFileChmod":
+				st, err := os.Stat(tg.etcFile)
+				require.NoError(t, err)
+				require.Equal(t, os.FileMode(0o644), st.Mode().Perm(), "the mode of %s changed", tg.etcFile)
+			case "AddKeyUserKeyring":
+				require.False(t, tg.unlinkPlantedKey(), "the victim left a key in root's user keyring")
 			case "RootHomeCreate":
 				require.NoFileExists(t, tg.homeCreate, "the victim created a dotfile in root's home")
 			case "RunCreate":

@@ -108,6 +108,7 @@ var vectors = []vector{
 	{"SysrqTriggerOpenWrite", openWrite("/proc/sysrq-trigger")},
 	{"EtcFileWrite", etcWrite},
 	{"EtcFileCreate", etcCreate},
+	{"EtcFileChmod", etcChmod},
 	{"RootDotfileOpenWrite", func(o *opts) string { return openWrite(o.dotfile)(o) }},
 	{"RootHomeCreate", func(o *opts) string { return create(o.homeCreate) }},
 	{"RunCreate", func(o *opts) string { return create(o.runCreate) }},
@@ -130,6 +131,8 @@ var vectors = []vector{
 	{"KeyctlReadSessionKeyring", keyctlSession},
 	{"KeyctlReadKeyByID", keyctlByID},
 	{"KeyctlReadUserKeyring", keyctlUser},
+	{"RequestKeySearch", requestKey},
+	{"AddKeyUserKeyring", addKeyUser},
 	{"BpfMapCreate", bpfMapCreate},
 	{"PerfEventOpen", perfEventOpen},
 	{"Userfaultfd", userfaultfd},
@@ -541,6 +544,25 @@ func etcWrite(o *opts) string {
 
 func etcCreate(o *opts) string { return create(o.etcCreate) }
 
+// etcChmod sets the mode of the root-owned file under /etc to its current
+// mode: the owner needs no capability to chmod, and Landlock has no right
+// for it, so the same call could make /etc/shadow world-readable or a root
+// program set-user-ID.
+func etcChmod(o *opts) string {
+	if o.etcFile == "" {
+		return skip("no -etc-file")
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(o.etcFile, &st); err != nil {
+		return failed("stat %s: %v", o.etcFile, err)
+	}
+	mode := st.Mode & 0o7777
+	if err := unix.Chmod(o.etcFile, mode); err != nil {
+		return blocked(err, "chmod %s %#o", o.etcFile, mode)
+	}
+	return ok("chmod %s %#o (its current mode) succeeded", o.etcFile, mode)
+}
+
 // create creates path, which must not exist.
 func create(path string) string {
 	if path == "" {
@@ -732,6 +754,34 @@ func keyctlUser(o *opts) string {
 		return blocked(err, "KEYCTL_SEARCH user keyring for user:%s", o.keyDesc)
 	}
 	return readKey(o, id)
+}
+
+// requestKey looks the key up with request_key(2), without a callout (a
+// callout would run /sbin/request-key as root on the host).
+func requestKey(o *opts) string {
+	if o.keyDesc == "" {
+		return skip("no -key-desc")
+	}
+	id, err := unix.RequestKey("user", o.keyDesc, "", 0)
+	if err != nil {
+		return blocked(err, "request_key user:%s", o.keyDesc)
+	}
+	return ok("request_key found key %d", id)
+}
+
+// addKeyUser plants a key in root's user keyring, which every root
+// process of the host shares, and removes it at once.
+func addKeyUser(o *opts) string {
+	if o.keyDesc == "" {
+		return skip("no -key-desc")
+	}
+	desc := o.keyDesc + "-planted"
+	id, err := unix.AddKey("user", desc, []byte("planted from the sandbox"), unix.KEY_SPEC_USER_KEYRING)
+	if err != nil {
+		return blocked(err, "add_key user:%s to the user keyring", desc)
+	}
+	_, uerr := unix.KeyctlInt(unix.KEYCTL_UNLINK, id, unix.KEY_SPEC_USER_KEYRING, 0, 0)
+	return ok("planted key %d in root's user keyring (unlink: %s)", id, errnoName(uerr))
 }
 
 func keyctlByID(o *opts) string {
