@@ -138,15 +138,6 @@ type isolationTargets struct {
 	core, dotfile, sysKnob string
 }
 
-// requireRoot skips the isolation suite unless the test runs as root: the
-// vectors are those of a root supervisor and a root command.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the isolation suite attacks a supervisor running as root: run the tests as root")
-	}
-}
-
 func randomName(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 8)
@@ -203,8 +194,11 @@ func newIsolationTargets(t *testing.T) *isolationTargets {
 
 	// Fake daemons: a stream and a datagram socket, each bound to a path
 	// and to an abstract name. A short directory: sun_path holds 108 bytes.
+	// World-connectable, as the D-Bus system bus is: the sandbox, not the
+	// file modes, must keep the victim out, whatever its identity.
 	sockDir, err := os.MkdirTemp("", "slg-sock-")
 	require.NoError(t, err)
+	require.NoError(t, os.Chmod(sockDir, 0o755))
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	tg.unixPath = filepath.Join(sockDir, "daemon.sock")
 	tg.unixAbs = "sandlock-go-test-" + id
@@ -213,6 +207,9 @@ func newIsolationTargets(t *testing.T) *isolationTargets {
 	for _, name := range []string{tg.unixPath, "@" + tg.unixAbs} {
 		l, err := net.Listen("unix", name)
 		require.NoError(t, err)
+		if !strings.HasPrefix(name, "@") {
+			require.NoError(t, os.Chmod(name, 0o666))
+		}
 		t.Cleanup(func() { l.Close() })
 		go func() {
 			for {
@@ -228,6 +225,9 @@ func newIsolationTargets(t *testing.T) *isolationTargets {
 	for i, name := range []string{tg.dgramPath, "@" + tg.dgramAbs} {
 		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
 		require.NoError(t, err)
+		if !strings.HasPrefix(name, "@") {
+			require.NoError(t, os.Chmod(name, 0o666))
+		}
 		t.Cleanup(func() { c.Close() })
 		tg.dgrams[i] = c
 	}
@@ -502,6 +502,8 @@ func TestIsolationCLI(t *testing.T) {
 	}{
 		{"NoFlags", nil},
 		{"AllowPathRoot", []string{"--allow-path", "/"}},
+		{"IdentityUserns", []string{"--identity", "userns"}},
+		{"IdentityUsernsAllowPathRoot", []string{"--identity", "userns", "--allow-path", "/"}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			tg.reset(t)
