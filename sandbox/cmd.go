@@ -74,6 +74,7 @@ type Cmd struct {
 	helper   *exec.Cmd
 	listener *notif.Listener
 	confiner *confiner
+	guard    *runGuard
 	cancel   context.CancelFunc
 	served   chan error
 	done     chan struct{}
@@ -152,6 +153,7 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		return err
 	}
+	c.guard.pgid.Store(int64(l.helper.Process.Pid)) // Setpgid: the group is the helper's
 	fd, err := l.listener()
 	if err != nil {
 		return l.abort(c, err)
@@ -261,7 +263,22 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 	if st.IsDir() || st.Mode()&0o111 == 0 {
 		return nil, fmt.Errorf("sandbox: program %s: %w", path, os.ErrPermission)
 	}
-	prog, err := buildFilter(c.table.Arch(), c.table.Syscalls(), &c.Policy)
+	// Syscalls acting on other processes: trapped when they name one,
+	// and let through for processes of the run only.
+	handled := map[int]bool{}
+	for _, nr := range c.table.Syscalls() {
+		handled[nr] = true
+	}
+	targets := targetRules(c.table.Arch(), handled)
+	c.guard = &runGuard{}
+	for _, ts := range targetSyscalls {
+		if _, err := c.table.Arch().Number(ts.name); err == nil {
+			if err := c.table.RegisterName(ts.name, c.guard); err != nil {
+				return nil, fmt.Errorf("sandbox: %w", err)
+			}
+		}
+	}
+	prog, err := buildFilter(c.table.Arch(), c.table.Syscalls(), &c.Policy, targets...)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}

@@ -137,3 +137,34 @@ func TestProtectionPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetRules: calls naming the caller itself pass in the kernel; calls
+// naming another process, a group or a user are trapped for the guard.
+func TestTargetRules(t *testing.T) {
+	arch := syscalls.Native()
+	prog, err := buildFilter(arch, nil, &Policy{}, targetRules(arch, nil)...)
+	require.NoError(t, err)
+	allow, notify := seccomp.Allow.Ret(), seccomp.Notify.Ret()
+	require.Equal(t, allow, decideArgs(t, prog, "prlimit64", 0, unix.RLIMIT_NOFILE))
+	require.Equal(t, allow, decideArgs(t, prog, "prlimit64", 1<<32), "the kernel reads pid 0")
+	require.Equal(t, notify, decideArgs(t, prog, "prlimit64", 1234))
+	require.Equal(t, notify, decideArgs(t, prog, "sched_setaffinity", 1))
+	require.Equal(t, allow, decideArgs(t, prog, "setpriority", prioProcess, 0, 10))
+	require.Equal(t, notify, decideArgs(t, prog, "setpriority", unix.PRIO_USER, 0, 10), "every process of the user")
+	require.Equal(t, notify, decideArgs(t, prog, "setpriority", prioProcess, 77, 10))
+	require.Equal(t, notify, decideArgs(t, prog, "ioprio_set", 3, 0, 0))
+
+	// A syscall with a handler of its own is trapped whole.
+	nrPrlimit := nr(t, "prlimit64")
+	prog, err = buildFilter(arch, []int{nrPrlimit}, &Policy{}, targetRules(arch, map[int]bool{nrPrlimit: true})...)
+	require.NoError(t, err)
+	require.Equal(t, notify, decideArgs(t, prog, "prlimit64", 0))
+}
+
+func TestProcessGroup(t *testing.T) {
+	pgid, ok := processGroup(os.Getpid())
+	require.True(t, ok)
+	require.Equal(t, unix.Getpgrp(), pgid)
+	_, ok = processGroup(-1)
+	require.False(t, ok)
+}

@@ -102,7 +102,9 @@ const launcherSyscall = "execve"
 // kernel) and the handlers' syscalls (notified), in that order: a handler
 // sees only the calls the isolation rules let through, and a handler on a
 // syscall they always deny is never called.
-func buildFilter(arch *syscalls.Arch, notify []int, p *Policy) (seccomp.Program, error) {
+//
+// extra rules go after the isolation rules and before the rest.
+func buildFilter(arch *syscalls.Arch, notify []int, p *Policy, extra ...seccomp.Rule) (seccomp.Program, error) {
 	errno := p.DenyErrno
 	if errno == 0 {
 		errno = unix.EPERM
@@ -129,6 +131,11 @@ func buildFilter(arch *syscalls.Arch, notify []int, p *Policy) (seccomp.Program,
 			denied[r.Syscall] = true
 		}
 		f.Rules = append(f.Rules, r)
+	}
+	for _, r := range extra {
+		if !denied[r.Syscall] {
+			f.Rules = append(f.Rules, r)
+		}
 	}
 	for _, name := range p.Deny {
 		nr, err := arch.Number(name)

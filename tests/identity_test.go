@@ -180,3 +180,21 @@ func TestExtraFilesOnly(t *testing.T) {
 	require.Equal(t, 1, strings.Count(out, "s3cret"), "only the extra file reads the secret: %q, stderr %q", out, r.stderr.String())
 	require.Contains(t, r.stderr.String(), "Bad file descriptor")
 }
+
+// TestRunGuardLetsTheRunControlItself: resource limits and priorities of
+// the command's own processes still work (pid 0 in the kernel, another
+// process of the run through the guard); the supervisor's fail.
+func TestRunGuardLetsTheRunControlItself(t *testing.T) {
+	script := "ulimit -n 100 && echo SELF-OK; prlimit --pid $$ --nofile=90:90 && echo RUN-OK; " +
+		"prlimit --pid " + strconv.Itoa(os.Getpid()) + " --nofile=80:80 && echo SUPERVISOR-CHANGED; " +
+		"renice -n 5 -p $$ >/dev/null && echo RENICE-OK; true"
+	out, errOut, code := shellRun(t, sandbox.Policy{}, "", script)
+	require.Equal(t, 0, code, "stderr: %s", errOut)
+	require.Contains(t, out, "SELF-OK")
+	require.Contains(t, out, "RUN-OK", "stderr: %s", errOut)
+	require.Contains(t, out, "RENICE-OK", "stderr: %s", errOut)
+	require.NotContains(t, out, "SUPERVISOR-CHANGED")
+	var lim unix.Rlimit
+	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &lim))
+	require.NotEqual(t, uint64(80), lim.Cur)
+}

@@ -1,0 +1,130 @@
+package sandbox
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/seccomp"
+	"github.com/sandlock-go/sandlock-go/syscalls"
+)
+
+// Some syscalls act on another process with no more than a matching user
+// ID: a lower resource limit, CPU affinity, scheduling policy, nice value
+// or I/O priority of the supervisor would end or starve supervision, and
+// "every process of my user" is every root process for a root command.
+// Neither Landlock nor the capabilities cover them. The filter lets a call
+// on the caller itself (pid 0) through and traps the others; the guard
+// lets a call on a process of the run through and fails the rest with
+// EPERM. The pid is a register argument: there is nothing to race.
+
+// Who the "which" of setpriority and ioprio_set names (linux/resource.h,
+// linux/ioprio.h): a process, a process group or a user.
+const (
+	prioProcess   = 0 // PRIO_PROCESS
+	ioprioProcess = 1 // IOPRIO_WHO_PROCESS
+)
+
+// targetSyscall is a syscall that names another process: the argument
+// holding its pid, and for setpriority and ioprio_set the one saying
+// which kind of ID it is, with the value meaning "a process".
+type targetSyscall struct {
+	name         string
+	pidArg       int
+	whichArg     int // -1: the pid is always a process
+	whichProcess uint64
+}
+
+var targetSyscalls = []targetSyscall{
+	{"prlimit64", 0, -1, 0},
+	{"sched_setaffinity", 0, -1, 0},
+	{"sched_setscheduler", 0, -1, 0},
+	{"sched_setparam", 0, -1, 0},
+	{"sched_setattr", 0, -1, 0},
+	{"setpriority", 1, 0, prioProcess},
+	{"ioprio_set", 1, 0, ioprioProcess},
+}
+
+// targetRules returns the filter rules that trap the calls of the target
+// syscalls on another process (on 32 bits: a pid is an int). A syscall
+// that has a handler of its own is trapped whole and left out.
+func targetRules(arch *syscalls.Arch, handled map[int]bool) []seccomp.Rule {
+	var rules []seccomp.Rule
+	for _, ts := range targetSyscalls {
+		nr, err := arch.Number(ts.name)
+		if err != nil || handled[nr] {
+			continue
+		}
+		self := []seccomp.Cond{seccomp.ArgMaskedEq(ts.pidArg, lowWord, 0)}
+		if ts.whichArg >= 0 {
+			// A group or a user with who == 0 means the caller's own,
+			// which may hold processes outside the run: trapped.
+			self = append(self, seccomp.ArgMaskedEq(ts.whichArg, lowWord, ts.whichProcess))
+		}
+		rules = append(rules,
+			seccomp.Rule{Syscall: nr, Action: seccomp.Allow, Conds: self},
+			seccomp.Rule{Syscall: nr, Action: seccomp.Notify})
+	}
+	return rules
+}
+
+// runGuard is the handler of the target syscalls: it lets a call on a
+// process of the run (its process group) through.
+type runGuard struct {
+	pgid atomic.Int64 // the run's process group, set at Start
+}
+
+// Handle implements handler.Handler.
+func (g *runGuard) Handle(c *handler.Ctx) handler.Action {
+	name := c.SyscallName()
+	for _, ts := range targetSyscalls {
+		if ts.name != name {
+			continue
+		}
+		pid := int32(c.Arg(ts.pidArg))
+		if ts.whichArg >= 0 && uint32(c.Arg(ts.whichArg)) != uint32(ts.whichProcess) {
+			return handler.Errno(unix.EPERM) // a group or a user
+		}
+		if pid == 0 || (pid > 0 && g.inRun(int(pid))) {
+			return handler.Continue()
+		}
+		return handler.Errno(unix.EPERM)
+	}
+	return handler.Continue()
+}
+
+// inRun reports whether pid (a process or a thread) is in the run's
+// process group.
+func (g *runGuard) inRun(pid int) bool {
+	pgid := g.pgid.Load()
+	if pgid <= 0 {
+		return false
+	}
+	got, ok := processGroup(pid)
+	return ok && int64(got) == pgid
+}
+
+// processGroup reads the process group of pid from /proc/PID/stat.
+func processGroup(pid int) (int, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name is in parentheses and may hold anything: the
+	// fields after the last ')' are "state ppid pgrp ...".
+	s := string(data)
+	end := strings.LastIndexByte(s, ')')
+	if end < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[end+1:])
+	if len(f) < 3 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(f[2])
+	return n, err == nil
+}
