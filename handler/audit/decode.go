@@ -3,12 +3,12 @@ package audit
 import (
 	"encoding/binary"
 	"errors"
-	"net/netip"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
+	sockaddrs "github.com/sandlock-go/sandlock-go/handler/internal/sockaddr"
 	"github.com/sandlock-go/sandlock-go/mem"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -184,8 +184,6 @@ const (
 	MaxArgBytes = 64 << 10
 	// MaxEnv is the most environment entries counted.
 	MaxEnv = 4096
-	// maxSockaddr is sizeof(struct sockaddr_storage).
-	maxSockaddr = 128
 )
 
 // Decode decodes the arguments of c's syscall by its signature: paths and
@@ -393,8 +391,8 @@ func sockaddr(c *handler.Ctx, addr, size uint64) any {
 	if size < 2 {
 		return ptr(addr)
 	}
-	if size > maxSockaddr {
-		size = maxSockaddr
+	if size > sockaddrs.Max {
+		size = sockaddrs.Max
 	}
 	raw, err := c.Read(addr, int(size))
 	if err != nil {
@@ -407,33 +405,13 @@ func sockaddr(c *handler.Ctx, addr, size uint64) any {
 // for inet, inet6 and unix, the address ("127.0.0.1:80", "[::1]:80", a
 // path, or "@name" for an abstract unix socket).
 func decodeSockaddr(raw []byte) Fields {
-	fam := uint64(binary.NativeEndian.Uint16(raw))
-	fs := Fields{{"family", Sym(family(fam))}}
-	switch fam {
-	case unix.AF_INET:
-		if len(raw) >= unix.SizeofSockaddrInet4 {
-			ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw[4:8])), binary.BigEndian.Uint16(raw[2:]))
-			fs = append(fs, Field{"address", ap.String()})
-		}
-	case unix.AF_INET6:
-		if len(raw) >= unix.SizeofSockaddrInet6 {
-			ap := netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw[8:24])), binary.BigEndian.Uint16(raw[2:]))
-			fs = append(fs, Field{"address", ap.String()})
-		}
-	case unix.AF_UNIX:
-		path := raw[2:]
-		switch {
-		case len(path) > 0 && path[0] == 0:
-			fs = append(fs, Field{"address", "@" + string(path[1:])})
-		default:
-			for i, b := range path {
-				if b == 0 {
-					path = path[:i]
-					break
-				}
-			}
-			fs = append(fs, Field{"address", string(path)})
-		}
+	fam := sockaddrs.Family(raw)
+	fs := Fields{{"family", Sym(family(uint64(fam)))}}
+	if ap, ok := sockaddrs.Inet(raw); ok {
+		return append(fs, Field{"address", ap.String()})
+	}
+	if fam == unix.AF_UNIX {
+		fs = append(fs, Field{"address", sockaddrs.String(raw)})
 	}
 	return fs
 }

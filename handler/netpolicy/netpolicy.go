@@ -1,7 +1,6 @@
 package netpolicy
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/internal/sockaddr"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
@@ -146,9 +146,6 @@ func (p *Policy) Syscalls(arch *syscalls.Arch) []string {
 	return out
 }
 
-// maxSockaddr bounds the address read from the process.
-const maxSockaddr = 128
-
 // Handle decides a connect or bind and performs it on the process's socket.
 func (p *Policy) Handle(c *handler.Ctx) handler.Action {
 	name := c.SyscallName()
@@ -156,7 +153,7 @@ func (p *Policy) Handle(c *handler.Ctx) handler.Action {
 		return handler.Continue()
 	}
 	size := c.Arg(2)
-	if size < 2 || size > maxSockaddr {
+	if size < 2 || size > sockaddr.Max {
 		return handler.Errno(unix.EINVAL)
 	}
 	raw, err := c.Read(c.Arg(1), int(size))
@@ -195,17 +192,17 @@ func matchAny(eps []endpoint, a netip.Addr, port int) bool {
 
 // decode reads the family, address and port of a sockaddr.
 func decode(raw []byte) (family string, addr netip.Addr, port int, ok bool) {
-	switch binary.NativeEndian.Uint16(raw) {
-	case unix.AF_INET:
-		if len(raw) < unix.SizeofSockaddrInet4 {
-			return "inet", addr, 0, false
+	switch sockaddr.Family(raw) {
+	case unix.AF_INET, unix.AF_INET6:
+		family = "inet"
+		if sockaddr.Family(raw) == unix.AF_INET6 {
+			family = "inet6"
 		}
-		return "inet", netip.AddrFrom4([4]byte(raw[4:8])), int(binary.BigEndian.Uint16(raw[2:])), true
-	case unix.AF_INET6:
-		if len(raw) < unix.SizeofSockaddrInet6 {
-			return "inet6", addr, 0, false
+		ap, ok := sockaddr.Inet(raw)
+		if !ok {
+			return family, addr, 0, false
 		}
-		return "inet6", netip.AddrFrom16([16]byte(raw[8:24])).Unmap(), int(binary.BigEndian.Uint16(raw[2:])), true
+		return family, ap.Addr().Unmap(), int(ap.Port()), true
 	case unix.AF_UNIX:
 		return "unix", addr, 0, true
 	}
@@ -213,19 +210,10 @@ func decode(raw []byte) (family string, addr netip.Addr, port int, ok bool) {
 }
 
 func describe(family string, addr netip.Addr, port int, raw []byte) string {
-	switch family {
-	case "inet", "inet6":
+	if family == "inet" || family == "inet6" {
 		return netip.AddrPortFrom(addr, uint16(port)).String()
-	case "unix":
-		path := raw[2:]
-		if i := strings.IndexByte(string(path), 0); i > 0 {
-			path = path[:i]
-		} else if len(path) > 0 && path[0] == 0 {
-			return "@" + strings.TrimRight(string(path[1:]), "\x00")
-		}
-		return string(path)
 	}
-	return "family " + strconv.Itoa(int(binary.NativeEndian.Uint16(raw)))
+	return sockaddr.String(raw)
 }
 
 // onBehalf performs the call on a copy of the process's socket.
