@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/internal/procfs"
 	"github.com/sandlock-go/sandlock-go/handler/internal/sockaddr"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -243,7 +243,7 @@ func onBehalf(c *handler.Ctx, name string, raw []byte) handler.Action {
 func socketOf(c *handler.Ctx) (int, error) {
 	pidfd, err := unix.PidfdOpen(c.Pid(), unix.PIDFD_THREAD)
 	if err != nil {
-		tgid, terr := threadGroup(c.Pid())
+		tgid, terr := procfs.Tgid(c.Pid())
 		if terr != nil {
 			return -1, terr
 		}
@@ -262,19 +262,6 @@ func socketOf(c *handler.Ctx) (int, error) {
 		return -1, unix.ESRCH
 	}
 	return fd, nil
-}
-
-func threadGroup(tid int) (int, error) {
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-			return strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	return 0, errors.New("no Tgid in /proc status")
 }
 
 func errnoOf(err error, fallback unix.Errno) unix.Errno {

@@ -1,17 +1,15 @@
 package proclimit
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"os"
-	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/internal/procfs"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
@@ -117,57 +115,21 @@ func GroupSize(pid int) (int, error) {
 
 // processGroup returns the process group of task pid.
 func processGroup(pid int) (int, error) {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	_, pgrp, _, err := parseStat(stat)
-	return pgrp, err
-}
-
-// parseStat returns the state, process group and parent of a /proc/PID/stat
-// line. The command name may hold spaces and parentheses; it ends at the
-// last ')'.
-func parseStat(stat []byte) (state byte, pgrp, ppid int, err error) {
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 || end+2 >= len(stat) {
-		return 0, 0, 0, fmt.Errorf("parse /proc stat %q", stat)
-	}
-	fields := bytes.Fields(stat[end+2:])
-	if len(fields) < 3 {
-		return 0, 0, 0, fmt.Errorf("parse /proc stat %q", stat)
-	}
-	ppid, err1 := strconv.Atoi(string(fields[1]))
-	pgrp, err2 := strconv.Atoi(string(fields[2]))
-	if err1 != nil || err2 != nil {
-		return 0, 0, 0, fmt.Errorf("parse /proc stat %q", stat)
-	}
-	return fields[0][0], pgrp, ppid, nil
+	st, err := procfs.ReadStat(pid)
+	return st.Pgrp, err
 }
 
 // countGroup counts the live (not zombie) processes of process group pgid.
 func countGroup(pgid int) (int, error) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return 0, err
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
+	pids, err := procfs.Pids()
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, name := range names {
-		if name[0] < '0' || name[0] > '9' {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + name + "/stat")
-		if err != nil {
-			continue // exited meanwhile
-		}
-		state, pgrp, _, err := parseStat(stat)
-		if err == nil && pgrp == pgid && state != 'Z' && state != 'X' {
-			n++
+	for _, pid := range pids {
+		st, err := procfs.ReadStat(pid)
+		if err == nil && st.Pgrp == pgid && st.Live() {
+			n++ // an error: exited meanwhile
 		}
 	}
 	return n, nil

@@ -1,0 +1,99 @@
+// Package procfs reads the few facts about tasks that handlers need from
+// /proc: the state, parent and process group in /proc/PID/stat and the
+// thread group in /proc/PID/status. Paths are those of the supervisor's
+// /proc: task IDs as its pid namespace numbers them.
+package procfs
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// Stat is the part of /proc/PID/stat that handlers use.
+type Stat struct {
+	// State is the one-letter state: 'R', 'S', 'D', 'Z' (zombie), 'X'
+	// (dead), ...
+	State byte
+	// Ppid is the parent's process ID; Pgrp the process group.
+	Ppid, Pgrp int
+}
+
+// Live reports whether the task has not exited (neither zombie nor dead).
+func (s Stat) Live() bool { return s.State != 'Z' && s.State != 'X' }
+
+// ReadStat reads /proc/PID/stat of task pid (a process or a thread).
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Stat{}, err
+	}
+	return ParseStat(b)
+}
+
+// ParseStat parses a /proc/PID/stat line. The command name may hold spaces
+// and parentheses; it ends at the last ')'.
+func ParseStat(stat []byte) (Stat, error) {
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 || end+2 >= len(stat) {
+		return Stat{}, fmt.Errorf("parse /proc stat %q", stat)
+	}
+	fields := bytes.Fields(stat[end+2:])
+	if len(fields) < 3 {
+		return Stat{}, fmt.Errorf("parse /proc stat %q", stat)
+	}
+	ppid, err1 := strconv.Atoi(string(fields[1]))
+	pgrp, err2 := strconv.Atoi(string(fields[2]))
+	if err1 != nil || err2 != nil {
+		return Stat{}, fmt.Errorf("parse /proc stat %q", stat)
+	}
+	return Stat{State: fields[0][0], Ppid: ppid, Pgrp: pgrp}, nil
+}
+
+// Tgid returns the thread group (process) ID of task tid.
+func Tgid(tid int) (int, error) {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	return ParseTgid(status)
+}
+
+// ParseTgid returns the Tgid of a /proc/PID/status file.
+func ParseTgid(status []byte) (int, error) {
+	for line := range bytes.SplitSeq(status, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("Tgid:")); ok {
+			tgid, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+			if err != nil {
+				return 0, fmt.Errorf("parse /proc status Tgid %q: %w", v, err)
+			}
+			return tgid, nil
+		}
+	}
+	return 0, fmt.Errorf("no Tgid in /proc status")
+}
+
+// Pids returns the numeric entries of /proc: the processes (thread
+// groups) of the supervisor's pid namespace, in directory order.
+func Pids() ([]int, error) {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read /proc: %w", err)
+	}
+	pids := make([]int, 0, len(names))
+	for _, name := range names {
+		if name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		if pid, err := strconv.Atoi(name); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}

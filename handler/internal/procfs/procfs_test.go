@@ -1,0 +1,42 @@
+package procfs
+
+import (
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+func TestParseStat(t *testing.T) {
+	s, err := ParseStat([]byte("1234 (we ird) name)) S 77 1200 1200 0 -1"))
+	require.NoError(t, err)
+	require.Equal(t, Stat{State: 'S', Ppid: 77, Pgrp: 1200}, s)
+	require.True(t, s.Live())
+	s, err = ParseStat([]byte("1 (x) Z 1 2 3"))
+	require.NoError(t, err)
+	require.False(t, s.Live())
+
+	for _, bad := range []string{"garbage", "123 (x", "123 (x) S 1", "123 (x) S a b"} {
+		_, err = ParseStat([]byte(bad))
+		require.Error(t, err, bad)
+	}
+}
+
+func TestSelf(t *testing.T) {
+	s, err := ReadStat(os.Getpid())
+	require.NoError(t, err)
+	require.Equal(t, unix.Getpgrp(), s.Pgrp)
+	require.Equal(t, os.Getppid(), s.Ppid)
+
+	tgid, err := Tgid(unix.Gettid())
+	require.NoError(t, err)
+	require.Equal(t, os.Getpid(), tgid)
+	_, err = ParseTgid([]byte("Name:\tx\nPid:\t3\n"))
+	require.Error(t, err)
+
+	pids, err := Pids()
+	require.NoError(t, err)
+	require.True(t, slices.Contains(pids, os.Getpid()))
+}
