@@ -1,0 +1,191 @@
+package tests
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sandlock-go/sandlock-go/handler/runset"
+	"github.com/sandlock-go/sandlock-go/handler/unixguard"
+	"github.com/sandlock-go/sandlock-go/sandbox"
+)
+
+// unixServer serves a stream unix socket at addr (a path, or "@name") in
+// the test process, outside any run: it greets each connection with
+// "hello" and counts them.
+func unixServer(t *testing.T, addr string) *atomic.Int64 {
+	l, err := net.Listen("unix", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	accepted := new(atomic.Int64)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			_, _ = c.Write([]byte("hello\n"))
+			c.Close()
+		}
+	}()
+	return accepted
+}
+
+// unixDgramServer binds a datagram unix socket at addr outside any run and
+// counts what it receives.
+func unixDgramServer(t *testing.T, addr string) *atomic.Int64 {
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	received := new(atomic.Int64)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
+	return received
+}
+
+// runUnixpeer runs unixpeer in dir under g (nil: no guard) and returns its
+// lines.
+func runUnixpeer(t *testing.T, g *unixguard.Guard, dir string, args ...string) []string {
+	cmd := sandbox.Command(buildProgram(t, "unixpeer"), args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if g != nil {
+		for _, name := range g.Syscalls(nil) {
+			require.NoError(t, cmd.Handle(name, g))
+		}
+	}
+	require.NoError(t, cmd.Run(), out.String())
+	t.Log(strings.TrimSpace(out.String()))
+	return strings.Split(strings.TrimSpace(out.String()), "\n")
+}
+
+// TestUnixGuardOutside: a path socket and an abstract socket served
+// outside the run are refused (and see no connection), an allowed path
+// and an allowed abstract name are reached; without the guard all four
+// are reached, so the refusals are the guard's.
+func TestUnixGuardOutside(t *testing.T) {
+	dir := t.TempDir()
+	tag := strconv.Itoa(os.Getpid())
+	outPath := filepath.Join(dir, "daemon.sock")
+	okPath := filepath.Join(dir, "allowed", "ok.sock")
+	require.NoError(t, os.Mkdir(filepath.Dir(okPath), 0o755))
+	outAbs, okAbs := "@daemon-"+tag, "@allowed-"+tag
+	outCount, okCount := unixServer(t, outPath), unixServer(t, okPath)
+	outAbsCount, okAbsCount := unixServer(t, outAbs), unixServer(t, okAbs)
+
+	var decisions atomic.Int64
+	g, err := unixguard.New(unixguard.Options{
+		Allow:      []string{filepath.Dir(okPath), okAbs},
+		OnDecision: func(unixguard.Decision) { decisions.Add(1) },
+	})
+	require.NoError(t, err)
+	lines := runUnixpeer(t, g, dir, "connect", outPath, "daemon.sock", outAbs, okPath, okAbs)
+	require.Equal(t, []string{
+		"connect addr=" + outPath + " errno=EACCES",
+		"connect addr=daemon.sock errno=EACCES",
+		"connect addr=" + outAbs + " errno=EPERM",
+		"connect addr=" + okPath + " ok read=hello",
+		"connect addr=" + okAbs + " ok read=hello",
+	}, lines)
+	require.Eventually(t, func() bool { return okCount.Load() == 1 && okAbsCount.Load() == 1 }, runTimeout, time.Millisecond)
+	require.Zero(t, outCount.Load(), "the path socket outside the run was reached")
+	require.Zero(t, outAbsCount.Load(), "the abstract socket outside the run was reached")
+	require.EqualValues(t, 5, decisions.Load())
+
+	// The control: the same program reaches everything unguarded.
+	lines = runUnixpeer(t, nil, dir, "connect", outPath, outAbs)
+	require.Equal(t, []string{
+		"connect addr=" + outPath + " ok read=hello",
+		"connect addr=" + outAbs + " ok read=hello",
+	}, lines)
+}
+
+// TestUnixGuardDatagrams: sendto, sendmsg and sendmmsg with a destination
+// outside the run are refused and deliver nothing.
+func TestUnixGuardDatagrams(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "log.sock")
+	abs := "@log-" + strconv.Itoa(os.Getpid())
+	got, gotAbs := unixDgramServer(t, path), unixDgramServer(t, abs)
+	g, err := unixguard.New(unixguard.Options{})
+	require.NoError(t, err)
+	lines := runUnixpeer(t, g, dir, "dgram", path, abs)
+	require.Equal(t, []string{
+		"sendto addr=" + path + " errno=EACCES",
+		"sendmsg addr=" + path + " errno=EACCES",
+		"sendmmsg addr=" + path + " errno=EACCES",
+		"sendto addr=" + abs + " errno=EPERM",
+		"sendmsg addr=" + abs + " errno=EPERM",
+		"sendmmsg addr=" + abs + " errno=EPERM",
+	}, lines)
+	time.Sleep(50 * time.Millisecond)
+	require.Zero(t, got.Load())
+	require.Zero(t, gotAbs.Load())
+}
+
+// TestUnixGuardOwnSockets: sockets the run binds itself are reached, by
+// the process that bound them (a relative path, an abstract name, a
+// datagram socket) and by another process of the run; here with the
+// membership sandbox should pass (the command's process group).
+func TestUnixGuardOwnSockets(t *testing.T) {
+	dir := t.TempDir()
+	var cmdPid atomic.Int64
+	g, err := unixguard.New(unixguard.Options{
+		InRun: func(pid int) bool { return runset.ProcessGroup(int(cmdPid.Load()))(pid) },
+	})
+	require.NoError(t, err)
+	cmd := sandbox.Command(buildProgram(t, "unixpeer"), "self")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	for _, name := range g.Syscalls(nil) {
+		require.NoError(t, cmd.Handle(name, g))
+	}
+	require.NoError(t, cmd.Start())
+	cmdPid.Store(int64(cmd.Process.Pid))
+	require.NoError(t, cmd.Wait(), out.String())
+	t.Log(out.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 5, out.String())
+	require.Equal(t, "connect addr=./self.sock ok", lines[0])
+	require.Regexp(t, `^connect addr=@self-\d+ ok$`, lines[1])
+	require.Equal(t, []string{"sendto addr=selfd.sock ok", "sendmsg addr=selfd.sock ok", "sendmmsg addr=selfd.sock ok"}, lines[2:])
+
+	// Another process of the run holds the socket (default membership).
+	g, err = unixguard.New(unixguard.Options{})
+	require.NoError(t, err)
+	lines = runUnixpeer(t, g, dir, "pair")
+	require.Len(t, lines, 2)
+	require.Regexp(t, `^connect addr=pair-\d+\.sock ok$`, lines[0])
+	require.Regexp(t, `^connect addr=@pair-\d+ ok$`, lines[1])
+}
+
+// TestUnixGuardFailsClosed: a membership that holds for nobody makes the
+// run's own sockets strangers: the guard never lets a socket through on a
+// guess.
+func TestUnixGuardFailsClosed(t *testing.T) {
+	g, err := unixguard.New(unixguard.Options{InRun: func(int) bool { return false }})
+	require.NoError(t, err)
+	lines := runUnixpeer(t, g, t.TempDir(), "self")
+	require.Len(t, lines, 5)
+	require.Equal(t, "connect addr=./self.sock errno=EACCES", lines[0])
+	require.Regexp(t, `^connect addr=@self-\d+ errno=EPERM$`, lines[1])
+	require.Equal(t, "sendto addr=selfd.sock errno=EACCES", lines[2])
+}
