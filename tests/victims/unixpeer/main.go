@@ -192,8 +192,8 @@ func pair() {
 	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
 		fail("server: %q", line)
 	}
-	connect(name + ".sock", false)
-	connect("@" + name, false)
+	connect(name+".sock", false)
+	connect("@"+name, false)
 }
 
 func serve(name string) {
