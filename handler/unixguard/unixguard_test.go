@@ -166,7 +166,18 @@ func TestDecisions(t *testing.T) {
 	require.NoError(t, os.Symlink(outPath, filepath.Join(dir, "link-out")))
 	require.NoError(t, os.Symlink(inPath, filepath.Join(dir, "link-in")))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "file"), nil, 0o644))
-	run := holder(t, dir, inFd, inDgram, inAbs)
+	// An outside server's accepted connection, handed to the run: it
+	// shares the listener's address but takes no connections.
+	accPath := filepath.Join(dir, "acc.sock")
+	accListener := listen(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: accPath})
+	client, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(client)
+	require.NoError(t, unix.Connect(client, &unix.SockaddrUnix{Name: accPath}))
+	accepted, _, err := unix.Accept4(accListener, unix.SOCK_CLOEXEC)
+	require.NoError(t, err)
+	defer unix.Close(accepted)
+	run := holder(t, dir, inFd, inDgram, inAbs, accepted)
 
 	var rec recorder
 	g, err := New(Options{
@@ -190,10 +201,12 @@ func TestDecisions(t *testing.T) {
 		{exactPath, cont, "allowed"},
 		{"\x00allowed-" + tag, cont, "allowed"},
 		{outPath, PathErrno, "outside"},
+		{accPath, PathErrno, "outside"},
 		{filepath.Join(dir, "link-out"), PathErrno, "outside"},
 		{"\x00out-" + tag, AbstractErrno, "outside"},
 		{"\x00nobody-" + tag, AbstractErrno, "outside"},
 		{"\x00in-" + tag + "\x00", AbstractErrno, "outside"}, // another name
+		{"\x00in-", AbstractErrno, "outside"},                // a prefix of one
 		{filepath.Join(dir, "missing.sock"), unix.ENOENT, "unresolved"},
 		{filepath.Join(dir, "file"), unix.ECONNREFUSED, "not a socket"},
 		{"/proc/self/cwd/in.sock", unix.ELOOP, "unresolved"},
@@ -247,7 +260,9 @@ func TestSendCalls(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.sock")
 	listen(t, unix.SOCK_DGRAM, &unix.SockaddrUnix{Name: out})
-	g, err := New(Options{InRun: func(int) bool { return false }})
+	ok := filepath.Join(dir, "ok.sock")
+	listen(t, unix.SOCK_DGRAM, &unix.SockaddrUnix{Name: ok})
+	g, err := New(Options{Allow: []string{ok}, InRun: func(int) bool { return false }})
 	require.NoError(t, err)
 	sa := sunPath(out)
 	saAddr := keep(t, sa)
@@ -263,6 +278,10 @@ func TestSendCalls(t *testing.T) {
 	vec := append(hdr(0, 0), hdr(saAddr, len(sa))...)
 	require.Equal(t, PathErrno, answer(t, g, ctx(t, "sendmmsg", 3, keep(t, vec), 2, 0)), "the second message")
 	require.Equal(t, cont, answer(t, g, ctx(t, "sendmmsg", 3, keep(t, vec), 1, 0)), "only the first")
+	okSa := sunPath(ok)
+	vec = append(hdr(keep(t, okSa), len(okSa)), hdr(saAddr, len(sa))...)
+	require.Equal(t, PathErrno, answer(t, g, ctx(t, "sendmmsg", 3, keep(t, vec), 2, 0)), "an allowed message, then a refused one")
+	require.Equal(t, cont, answer(t, g, ctx(t, "sendmmsg", 3, keep(t, vec), 1, 0)), "the allowed one alone")
 }
 
 func TestResolveRelative(t *testing.T) {
