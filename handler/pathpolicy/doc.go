@@ -23,6 +23,30 @@
 // A file that does not exist yet is created in its parent directory, opened
 // and checked the same way first.
 //
+// # The /proc of other processes
+//
+// The supervisor opens as itself: as root, outside the process's Landlock
+// domain, and for its own /proc/PID files as the owner, so ptrace access
+// checks pass. Without a guard an allowed open of /proc/SUPERVISOR/mem
+// read-write would hand the process the supervisor's memory. So whatever
+// the rules allow, an open whose object (after the kernel resolved it) is
+// on procfs beneath /proc/PID or /proc/PID/task/TID of a process outside
+// the run, or of the supervisor, is refused with the policy's errno
+// (EACCES). The run is WithInRun's membership, by default runset.Of the
+// trapped task (its process group when that is not the supervisor's). This
+// holds on any procfs mount; an object on a procfs subtree mounted
+// elsewhere (no procfs root on its path) is refused. Objects of no process
+// (/proc/cpuinfo, /proc/sys/...) are left to the rules.
+//
+// Names that mean "the opener" are rewritten to mean the process, not the
+// supervisor: /proc/self is /proc/TGID, /proc/thread-self is
+// /proc/TGID/task/TID, /proc/net and /proc/mounts (links into self) are
+// /proc/TGID/net and /proc/TGID/mounts, also when reached relative to a
+// working directory or dirfd in /proc. Any other way to the supervisor's
+// /proc/self (a symlink the process made, "/proc/./self") resolves to the
+// supervisor's own directory and is refused by the rule above. Magic links
+// (/proc/PID/fd/N, /proc/self/cwd) are refused as before (ELOOP).
+//
 // # Limits
 //
 // The supervisor opens files with its own credentials: run it as the same

@@ -54,9 +54,23 @@ func TestRulesRejectBadPatterns(t *testing.T) {
 }
 
 func TestProcSelf(t *testing.T) {
-	require.Equal(t, "/proc/42/status", procSelf("/proc/self/status", 42))
-	require.Equal(t, "/proc/42", procSelf("/proc/self", 42))
-	require.Equal(t, "/proc/42/fd", procSelf("/proc/thread-self/fd", 42))
-	require.Equal(t, "/proc/selfish", procSelf("/proc/selfish", 42))
-	require.Equal(t, "rel/proc/self", procSelf("rel/proc/self", 42))
+	for in, want := range map[string]string{
+		"/proc/self/status":        "/proc/42/status",
+		"/proc/self":               "/proc/42",
+		"/proc/self/":              "/proc/42/",
+		"/proc//self/./status":     "/proc/42/status",
+		"/proc/thread-self/fd":     "/proc/42/task/43/fd",
+		"/proc/thread-self":        "/proc/42/task/43",
+		"/proc/net/unix":           "/proc/42/net/unix",
+		"/proc/mounts":             "/proc/42/mounts",
+		"/proc/selfish":            "/proc/selfish",
+		"/proc/1/status":           "/proc/1/status",
+		"/proc/cpuinfo":            "/proc/cpuinfo",
+		"/proc":                    "/proc",
+		"rel/proc/self":            "rel/proc/self",
+		"/tmp/proc/self":           "/tmp/proc/self",
+		"/proc/sys/net/ipv4/../..": "/proc/sys/net/ipv4/../..",
+	} {
+		require.Equal(t, want, procSelf(in, 42, 43), in)
+	}
 }

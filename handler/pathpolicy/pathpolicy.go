@@ -12,6 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/internal/procfs"
+	"github.com/sandlock-go/sandlock-go/handler/runset"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
@@ -93,6 +95,7 @@ type Decision struct {
 type OpenPolicy struct {
 	r     rules
 	errno unix.Errno
+	inRun func(pid int) bool
 	// OnDecision, when set, is called for every decided open. It must be
 	// safe for concurrent use.
 	OnDecision func(Decision)
@@ -112,6 +115,17 @@ func NewOpenPolicy(r Rules) (*OpenPolicy, error) {
 func (p *OpenPolicy) WithErrno(e unix.Errno) *OpenPolicy {
 	q := *p
 	q.errno = e
+	return &q
+}
+
+// WithInRun returns the policy with the membership of the run: a /proc
+// object of a process for which inRun does not hold is refused, whatever
+// the rules allow (see "The /proc of other processes" in the package
+// documentation). Nil, the default, means runset.Of the trapped task;
+// sandbox should pass runset.ProcessGroup of the command's process group.
+func (p *OpenPolicy) WithInRun(inRun func(pid int) bool) *OpenPolicy {
+	q := *p
+	q.inRun = inRun
 	return &q
 }
 
@@ -211,10 +225,25 @@ func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, st
 	if path == "" {
 		return -1, "", unix.ENOENT
 	}
-	path = procSelf(path, c.Pid())
+	if filepath.IsAbs(path) {
+		var errno unix.Errno
+		if path, errno = selfPath(c.Pid(), path, "/"); errno != 0 {
+			return -1, "", errno
+		}
+	}
 	base, baseDir, errno := baseDirFD(c, req.dirfd, path)
 	if errno != 0 {
 		return -1, "", errno
+	}
+	if base >= 0 && (baseDir == "/proc" || strings.HasPrefix(baseDir, "/proc/")) {
+		// "self/status" relative to /proc means the process's too.
+		if abs, errno := selfPath(c.Pid(), path, baseDir); errno != 0 || abs != path {
+			unix.Close(base)
+			if errno != 0 {
+				return -1, "", errno
+			}
+			path, base, baseDir = abs, -1, "/"
+		}
 	}
 	if base >= 0 {
 		defer unix.Close(base)
@@ -263,7 +292,7 @@ func (p *OpenPolicy) openFrom(dirfd int, path, lexical string, req openRequest) 
 		if errno != 0 {
 			return -1, lexical, errno
 		}
-		if !p.r.allowed(canon) || p.r.deniedObject(obj) {
+		if !p.r.allowed(canon) || p.r.deniedObject(obj) || p.strangerProc(c, obj, canon) {
 			return -1, canon, p.errno
 		}
 		if req.flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
@@ -277,7 +306,7 @@ func (p *OpenPolicy) openFrom(dirfd int, path, lexical string, req openRequest) 
 		}
 		return fd, canon, 0
 	case errors.Is(err, unix.ENOENT) && req.flags&unix.O_CREAT != 0:
-		return p.create(dirfd, path, req, resolve)
+		return p.create(c, dirfd, path, req, resolve)
 	default:
 		return -1, lexical, errnoOf(err, unix.EACCES)
 	}
@@ -286,7 +315,7 @@ func (p *OpenPolicy) openFrom(dirfd int, path, lexical string, req openRequest) 
 // create makes a new file: the parent directory is resolved and checked,
 // then the file is created in it without following a symlink that may have
 // appeared meanwhile.
-func (p *OpenPolicy) create(dirfd int, path string, req openRequest, resolve uint64) (int, string, unix.Errno) {
+func (p *OpenPolicy) create(c *handler.Ctx, dirfd int, path string, req openRequest, resolve uint64) (int, string, unix.Errno) {
 	dir, name := filepath.Split(path)
 	if name == "" || name == "." || name == ".." {
 		return -1, path, unix.EISDIR
@@ -304,7 +333,7 @@ func (p *OpenPolicy) create(dirfd int, path string, req openRequest, resolve uin
 		return -1, path, errno
 	}
 	target := filepath.Join(parentPath, name)
-	if !p.r.allowed(target) {
+	if !p.r.allowed(target) || p.strangerProc(c, parent, parentPath) {
 		return -1, target, p.errno
 	}
 	flags := req.flags | unix.O_NOFOLLOW | unix.O_CLOEXEC
@@ -344,16 +373,134 @@ func baseDirFD(c *handler.Ctx, dirfd int32, path string) (int, string, unix.Errn
 	return fd, dir, 0
 }
 
-// procSelf points /proc/self and /proc/thread-self at the process, not the
-// supervisor that performs the open.
-func procSelf(path string, pid int) string {
-	for _, self := range []string{"/proc/self", "/proc/thread-self"} {
-		if path == self || strings.HasPrefix(path, self+"/") {
-			return "/proc/" + strconv.Itoa(pid) + path[len(self):]
+// selfPath rewrites a path that names the opener through /proc (self,
+// thread-self, and the links into self: net, mounts) to name task tid
+// instead of the supervisor that performs the open. A relative path is
+// taken relative to base (the absolute path of its directory) and
+// rewritten to an absolute one when it needs rewriting; others come back
+// as they are.
+func selfPath(tid int, path, base string) (string, unix.Errno) {
+	abs := path
+	if !filepath.IsAbs(path) {
+		abs = filepath.Join(base, path)
+	}
+	if abs != "/proc" && !strings.HasPrefix(abs, "/proc/") {
+		return path, 0
+	}
+	tgid, err := procfs.Tgid(tid)
+	if err != nil {
+		return "", unix.ESRCH
+	}
+	out := procSelf(abs, tgid, tid)
+	if out == filepath.Clean(abs) {
+		return path, 0
+	}
+	return out, 0
+}
+
+// procSelf points /proc/self and /proc/thread-self at thread tid of
+// process tgid, as the kernel does for the opener: /proc/TGID and
+// /proc/TGID/task/TID; and /proc/net and /proc/mounts, links into
+// /proc/self, at /proc/TGID/net and /proc/TGID/mounts. The path is
+// cleaned first (nothing under /proc that is not a magic link, which the
+// policy refuses, makes that differ from the kernel's resolution); a
+// trailing slash is kept.
+func procSelf(path string, tgid, tid int) string {
+	clean := filepath.Clean(path)
+	if !strings.HasPrefix(clean, "/proc/") {
+		return path
+	}
+	first, rest, _ := strings.Cut(clean[len("/proc/"):], "/")
+	var to string
+	switch first {
+	case "self":
+		to = strconv.Itoa(tgid)
+	case "thread-self":
+		to = strconv.Itoa(tgid) + "/task/" + strconv.Itoa(tid)
+	case "net", "mounts":
+		to = strconv.Itoa(tgid) + "/" + first
+	default:
+		return path
+	}
+	out := "/proc/" + to
+	if rest != "" {
+		out += "/" + rest
+	}
+	if strings.HasSuffix(path, "/") {
+		out += "/"
+	}
+	return out
+}
+
+// strangerProc reports whether the object open at fd, whose canonical
+// path is canon, belongs to the /proc directory of a process outside the
+// run (or of the supervisor, always outside): /proc/PID/... or
+// /proc/PID/task/TID/... on any procfs mount. It fails closed: a procfs
+// object whose position in procfs cannot be told is a stranger's.
+func (p *OpenPolicy) strangerProc(c *handler.Ctx, fd int, canon string) bool {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return true
+	}
+	if fs.Type != unix.PROC_SUPER_MAGIC {
+		return false
+	}
+	pid, ok := procPid(canon)
+	switch {
+	case !ok:
+		return true
+	case pid == 0:
+		return false // not a process's: /proc/cpuinfo, /proc/sys/...
+	case runset.Supervisor(pid):
+		return true
+	}
+	inRun := p.inRun
+	if inRun == nil {
+		inRun = runset.Of(c.Pid())
+	}
+	return !inRun(pid)
+}
+
+// procPid returns the process whose /proc directory holds the procfs
+// object at canonical path canon, 0 for an object of no process. ok is
+// false when no procfs root (inode 1) is found on the path: a procfs
+// subtree mounted elsewhere.
+func procPid(canon string) (pid int, ok bool) {
+	root := ""
+	for i := 0; i < len(canon); i++ {
+		if i > 0 && canon[i] != '/' {
+			continue
+		}
+		prefix := canon[:max(i, 1)]
+		if procRoot(prefix) {
+			root = prefix
 		}
 	}
-	return path
+	if procRoot(canon) {
+		return 0, true
+	}
+	if root == "" {
+		return 0, false
+	}
+	rel := strings.TrimPrefix(canon[len(root):], "/")
+	first, _, _ := strings.Cut(rel, "/")
+	n, err := strconv.Atoi(first)
+	if err != nil || n <= 0 || first[0] == '+' {
+		return 0, true
+	}
+	return n, true
 }
+
+// procRoot reports whether path is the root of a procfs mount.
+func procRoot(path string) bool {
+	var fs unix.Statfs_t
+	var st unix.Stat_t
+	return unix.Statfs(path, &fs) == nil && fs.Type == unix.PROC_SUPER_MAGIC &&
+		unix.Stat(path, &st) == nil && st.Ino == procRootIno
+}
+
+// procRootIno is the inode number of procfs's root (PROCFS_ROOT_INO).
+const procRootIno = 1
 
 // fdPath returns the path of an open descriptor as the kernel sees it.
 func fdPath(fd int) (string, unix.Errno) {
