@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -50,9 +51,15 @@ func runProcpeek(t *testing.T, dir, mode string, paths ...string) ([]string, []p
 // makes the supervisor (root, no Landlock) open files for the child, the
 // child cannot get the supervisor's /proc files (its memory read-write,
 // directly, through a symlink to /proc/self, through a thread) nor another
-// host process's; its own /proc files still open.
+// host process's (pid 1, which this machine refuses to everyone anyway, and
+// a process of the test's, which root could open); its own /proc files
+// still open.
 func TestPathPolicyProcStrangers(t *testing.T) {
 	sup := strconv.Itoa(os.Getpid())
+	host := exec.Command("sleep", "60")
+	require.NoError(t, host.Start())
+	t.Cleanup(func() { _ = host.Process.Kill(); _ = host.Wait() })
+	stranger := strconv.Itoa(host.Process.Pid)
 	dir := t.TempDir()
 	require.NoError(t, os.Symlink("/proc/self/mem", filepath.Join(dir, "self-mem")))
 	require.NoError(t, os.Symlink("/proc/"+sup, filepath.Join(dir, "sup")))
@@ -62,6 +69,9 @@ func TestPathPolicyProcStrangers(t *testing.T) {
 		"/proc/" + sup + "/environ",
 		"/proc/1/environ",
 		"/proc/1/mem",
+		"/proc/" + stranger + "/environ",
+		"/proc/" + stranger + "/mem",
+		"/proc/" + stranger + "/task/" + stranger + "/mem",
 		"self-mem", // the supervisor's /proc/self, through a link the child made
 		"sup/mem",
 	}
@@ -69,7 +79,7 @@ func TestPathPolicyProcStrangers(t *testing.T) {
 	for i, line := range lines {
 		require.Equal(t, "open path="+refused[i]+" errno=EACCES", line)
 	}
-	lines, _ = runProcpeek(t, dir, "ro", "/proc/1/environ", "/proc/"+sup+"/status", "/proc/"+sup)
+	lines, _ = runProcpeek(t, dir, "ro", "/proc/1/environ", "/proc/"+stranger+"/status", "/proc/"+sup+"/status", "/proc/"+sup)
 	for _, line := range lines {
 		require.Contains(t, line, "errno=EACCES")
 	}
