@@ -268,14 +268,14 @@ func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, st
 	var fd int
 	var canon string
 	errno = unix.EACCES
-	if err := c.AsProcess(func() { fd, canon, errno = p.openFrom(dirfd, path, lexical, req) }); err != nil {
+	if err := c.AsProcess(func() { fd, canon, errno = p.openFrom(c, dirfd, path, lexical, req) }); err != nil {
 		return -1, lexical, unix.EACCES
 	}
 	return fd, canon, errno
 }
 
 // openFrom resolves path against dirfd, checks the object and opens it.
-func (p *OpenPolicy) openFrom(dirfd int, path, lexical string, req openRequest) (int, string, unix.Errno) {
+func (p *OpenPolicy) openFrom(c *handler.Ctx, dirfd int, path, lexical string, req openRequest) (int, string, unix.Errno) {
 	resolve := req.resolve | unix.RESOLVE_NO_MAGICLINKS
 
 	// Resolve the existing object without side effects.
