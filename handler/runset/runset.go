@@ -41,7 +41,7 @@ func ProcessGroup(pgid int) Func {
 		return func(int) bool { return false }
 	}
 	return func(pid int) bool {
-		return pid > 0 && !Supervisor(pid) && inGroup(pid, pgid)
+		return pid > 0 && inGroup(pid, pgid) && !Supervisor(pid)
 	}
 }
 
@@ -62,12 +62,12 @@ func Of(tid int) Func {
 	}
 	return func(pid int) bool {
 		switch {
-		case pid <= 0 || Supervisor(pid):
+		case pid <= 0:
 			return false
 		case pid == tgid || sameThreadGroup(tgid, pid):
 			return true
 		}
-		return group != 0 && inGroup(pid, group)
+		return group != 0 && inGroup(pid, group) && !Supervisor(pid)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler/internal/procfs"
-	"github.com/sandlock-go/sandlock-go/handler/runset"
 )
 
 // sock_diag for AF_UNIX (linux/unix_diag.h); x/sys has no types for it.
@@ -160,8 +159,10 @@ func heldByRun(inos map[uint32]bool, inRun func(int) bool) bool {
 	if err != nil {
 		return false
 	}
+	self := os.Getpid()
 	for _, pid := range pids {
-		if runset.Supervisor(pid) || !inRun(pid) {
+		// pids are processes: only one of them is the supervisor.
+		if pid == self || !inRun(pid) {
 			continue
 		}
 		if holds(pid, inos) {

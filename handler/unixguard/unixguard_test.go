@@ -22,7 +22,7 @@ import (
 )
 
 // listen binds a unix socket of type typ to sa in this process.
-func listen(t *testing.T, typ int, sa unix.Sockaddr) int {
+func listen(t testing.TB, typ int, sa unix.Sockaddr) int {
 	fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
 	t.Cleanup(func() { unix.Close(fd) })
@@ -35,7 +35,7 @@ func listen(t *testing.T, typ int, sa unix.Sockaddr) int {
 
 // holder starts a process in a process group of its own that holds fds
 // (and nothing else of this process), with working directory dir.
-func holder(t *testing.T, dir string, fds ...int) int {
+func holder(t testing.TB, dir string, fds ...int) int {
 	cmd := exec.Command("sleep", "60")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -60,17 +60,17 @@ func sunPath(path string) []byte {
 	return b
 }
 
-func keep(t *testing.T, b []byte) uint64 {
+func keep(t testing.TB, b []byte) uint64 {
 	t.Cleanup(func() { runtime.KeepAlive(b) })
 	return uint64(reflect.ValueOf(b).Pointer())
 }
 
 // connectCtx is a connect to sa "trapped" in this process.
-func connectCtx(t *testing.T, sa []byte) *handler.Ctx {
+func connectCtx(t testing.TB, sa []byte) *handler.Ctx {
 	return ctx(t, "connect", 3, keep(t, sa), uint64(len(sa)))
 }
 
-func ctx(t *testing.T, name string, args ...uint64) *handler.Ctx {
+func ctx(t testing.TB, name string, args ...uint64) *handler.Ctx {
 	nr, err := syscalls.Native().Number(name)
 	require.NoError(t, err)
 	fake := notif.NewFake()
@@ -83,7 +83,7 @@ func ctx(t *testing.T, name string, args ...uint64) *handler.Ctx {
 }
 
 // answer runs g on c and returns the errno it answered, -1 for Continue.
-func answer(t *testing.T, g *Guard, c *handler.Ctx) unix.Errno {
+func answer(t testing.TB, g *Guard, c *handler.Ctx) unix.Errno {
 	t.Helper()
 	a := g.Handle(c)
 	switch a.Kind() {

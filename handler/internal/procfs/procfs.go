@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Stat is the part of /proc/PID/stat that handlers use.
@@ -25,11 +27,30 @@ func (s Stat) Live() bool { return s.State != 'Z' && s.State != 'X' }
 
 // ReadStat reads /proc/PID/stat of task pid (a process or a thread).
 func ReadStat(pid int) (Stat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	var buf [512]byte
+	b, err := readSmall("/proc/"+strconv.Itoa(pid)+"/stat", buf[:])
 	if err != nil {
 		return Stat{}, err
 	}
 	return ParseStat(b)
+}
+
+// readSmall reads a small file into buf in one read, or whole when it does
+// not fit.
+func readSmall(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	n, err := unix.Read(fd, buf)
+	unix.Close(fd)
+	switch {
+	case err != nil:
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	case n < len(buf):
+		return buf[:n], nil
+	}
+	return os.ReadFile(path)
 }
 
 // ParseStat parses a /proc/PID/stat line. The command name may hold spaces
