@@ -165,7 +165,7 @@ func TestUnixGuardOwnSockets(t *testing.T) {
 	dir := t.TempDir()
 	var cmdPid atomic.Int64
 	g, err := unixguard.New(unixguard.Options{
-		InRun: func(pid int) bool { return runset.ProcessGroup(int(cmdPid.Load()))(pid) },
+		InRun: runset.ProcessGroupOf(func() int { return int(cmdPid.Load()) }),
 	})
 	require.NoError(t, err)
 	cmd := sandbox.Command(buildProgram(t, "unixpeer"), "self")

@@ -45,6 +45,16 @@ func ProcessGroup(pgid int) Func {
 	}
 }
 
+// ProcessGroupOf is ProcessGroup with the group read when asked, for a
+// membership built before the command starts (handlers are registered
+// before its pid exists): pgid returns the command's process group, 0
+// while there is none (then nobody belongs).
+func ProcessGroupOf(pgid func() int) Func {
+	return func(pid int) bool {
+		return ProcessGroup(pgid())(pid)
+	}
+}
+
 // Of returns the membership seen from the trapped task tid: its own thread
 // group, and the processes of its process group unless that group is the
 // supervisor's (a command left in the supervisor's group cannot be told

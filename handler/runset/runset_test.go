@@ -35,6 +35,16 @@ func TestProcessGroup(t *testing.T) {
 	require.False(t, ProcessGroup(0)(a.Process.Pid))
 }
 
+func TestProcessGroupOf(t *testing.T) {
+	a := sleeper(t)
+	pgid := 0
+	in := ProcessGroupOf(func() int { return pgid })
+	require.False(t, in(a.Process.Pid), "before the command exists")
+	pgid = a.Process.Pid
+	require.True(t, in(a.Process.Pid))
+	require.False(t, in(os.Getpid()))
+}
+
 func TestOf(t *testing.T) {
 	a, b := sleeper(t), sleeper(t)
 	in := Of(a.Process.Pid)
