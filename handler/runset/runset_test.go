@@ -30,8 +30,12 @@ func TestProcessGroup(t *testing.T) {
 	require.False(t, in(0))
 	require.False(t, in(-1))
 
+	sibling := exec.Command("sleep", "60") // in the supervisor's group
+	require.NoError(t, sibling.Start())
+	t.Cleanup(func() { _ = sibling.Process.Kill(); _ = sibling.Wait() })
 	mine := ProcessGroup(unix.Getpgrp())
-	require.False(t, mine(os.Getpid()), "the supervisor's own group is nobody's run")
+	require.False(t, mine(sibling.Process.Pid), "the supervisor's own group is nobody's run")
+	require.False(t, mine(os.Getpid()))
 	require.False(t, ProcessGroup(0)(a.Process.Pid))
 }
 
