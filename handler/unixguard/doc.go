@@ -85,6 +85,10 @@
 //     before it (this project's reference machine has ABI 7) have no
 //     race-free control of path-named sockets short of a mount namespace.
 //
+// Abstract names in Options.Allow cannot get past that Landlock scope,
+// which has no exceptions: a run that must reach an allowed abstract name
+// needs the scope left out, and then this package is the only layer.
+//
 // Other ways around a trap on these syscalls are closed elsewhere:
 // io_uring (IORING_OP_CONNECT, IORING_OP_SENDMSG) must be denied, and a
 // socket already connected to a host service must not be inherited (only
@@ -93,9 +97,12 @@
 // # Limits
 //
 // A chrooted task's relative path is resolved from its root joined with
-// its working directory as the supervisor sees both; a task in another
-// mount namespace has its absolute symlinks in relative paths resolved in
-// the supervisor's. Sockets are checked when addressed, not when received:
+// its working directory as the supervisor sees both. A task in another
+// mount namespace (sandbox gives the command one for its read-only system
+// areas) has absolute paths resolved in its own, through /proc/PID/root,
+// but the absolute symlinks met by a relative path resolved in the
+// supervisor's; a read-only bind mount keeps the device and inode that
+// identify a bound socket. Sockets are checked when addressed, not when received:
 // a descriptor passed in over an allowed socket is not checked. Only
 // /proc/PID/fd of processes is read, not that of threads that do not share
 // their process's descriptor table (clone without CLONE_FILES).
