@@ -278,6 +278,11 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 			}
 		}
 	}
+	unixRules, err := c.guardUnixSockets(handled)
+	if err != nil {
+		return nil, err
+	}
+	targets = append(targets, unixRules...)
 	prog, err := buildFilter(c.table.Arch(), c.table.Syscalls(), &c.Policy, targets...)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)

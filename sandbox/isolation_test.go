@@ -160,11 +160,3 @@ func TestTargetRules(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, notify, decideArgs(t, prog, "prlimit64", 0))
 }
-
-func TestProcessGroup(t *testing.T) {
-	pgid, ok := processGroup(os.Getpid())
-	require.True(t, ok)
-	require.Equal(t, unix.Getpgrp(), pgid)
-	_, ok = processGroup(-1)
-	require.False(t, ok)
-}

@@ -53,6 +53,13 @@ type Policy struct {
 	// for set-user-ID and set-group-ID modes). Each widens the
 	// command's reach into the kernel or the host.
 	AllowSyscalls []string
+	// AllowUnix names unix sockets outside the run that the command may
+	// connect and send to: a socket file, a directory (every socket
+	// beneath it), or "@name" for an abstract one (which the Landlock
+	// abstract-socket scope still refuses where the kernel has it). By
+	// default only sockets that a process of the run holds are reachable
+	// by address; socketpair and inherited sockets are not affected.
+	AllowUnix []string
 
 	// AllowProcessGroups lets the command call setsid and setpgid. By
 	// default they fail with EPERM in the kernel filter (unless a handler

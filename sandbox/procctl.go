@@ -1,14 +1,14 @@
 package sandbox
 
 import (
-	"os"
-	"strconv"
-	"strings"
+	"fmt"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/runset"
+	"github.com/sandlock-go/sandlock-go/handler/unixguard"
 	"github.com/sandlock-go/sandlock-go/seccomp"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -100,31 +100,42 @@ func (g *runGuard) Handle(c *handler.Ctx) handler.Action {
 // inRun reports whether pid (a process or a thread) is in the run's
 // process group.
 func (g *runGuard) inRun(pid int) bool {
-	pgid := g.pgid.Load()
-	if pgid <= 0 {
-		return false
-	}
-	got, ok := processGroup(pid)
-	return ok && int64(got) == pgid
+	return runset.ProcessGroup(int(g.pgid.Load()))(pid)
 }
 
-// processGroup reads the process group of pid from /proc/PID/stat.
-func processGroup(pid int) (int, bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// guardUnixSockets registers the unix-socket guard (handler/unixguard) on
+// the syscalls that reach a unix socket by address, so that the command
+// reaches no host daemon (a container runtime's socket, D-Bus, a terminal
+// multiplexer) unless Policy.AllowUnix names it; sockets that a process of
+// the run holds stay reachable. It returns the filter rules that trap
+// sendto only with a destination. IdentityHostRoot has no such boundary.
+func (c *Cmd) guardUnixSockets(handled map[int]bool) ([]seccomp.Rule, error) {
+	if c.Policy.Identity == IdentityHostRoot {
+		if len(c.Policy.AllowUnix) > 0 {
+			return nil, fmt.Errorf("sandbox: AllowUnix: IdentityHostRoot reaches every unix socket already")
+		}
+		return nil, nil
+	}
+	guard := c.guard
+	ug, err := unixguard.New(unixguard.Options{
+		Allow: c.Policy.AllowUnix,
+		InRun: runset.ProcessGroupOf(func() int { return int(guard.pgid.Load()) }),
+	})
 	if err != nil {
-		return 0, false
+		return nil, fmt.Errorf("sandbox: AllowUnix: %w", err)
 	}
-	// The command name is in parentheses and may hold anything: the
-	// fields after the last ')' are "state ppid pgrp ...".
-	s := string(data)
-	end := strings.LastIndexByte(s, ')')
-	if end < 0 {
-		return 0, false
+	arch := c.table.Arch()
+	var rules []seccomp.Rule
+	for _, name := range ug.Syscalls(arch) {
+		if err := c.table.RegisterName(name, ug); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		nr, _ := arch.Number(name)
+		if arg, ok := unixguard.NonZeroArg(name); ok && !handled[nr] {
+			rules = append(rules,
+				seccomp.Rule{Syscall: nr, Action: seccomp.Allow, Conds: []seccomp.Cond{seccomp.ArgEq(arg, 0)}},
+				seccomp.Rule{Syscall: nr, Action: seccomp.Notify})
+		}
 	}
-	f := strings.Fields(s[end+1:])
-	if len(f) < 3 {
-		return 0, false
-	}
-	n, err := strconv.Atoi(f[2])
-	return n, err == nil
+	return rules, nil
 }

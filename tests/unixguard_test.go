@@ -61,11 +61,12 @@ func unixDgramServer(t *testing.T, addr string) *atomic.Int64 {
 	return received
 }
 
-// runUnixpeer runs unixpeer in dir under g (nil: no guard) and returns its
-// lines.
-func runUnixpeer(t *testing.T, g *unixguard.Guard, dir string, args ...string) []string {
+// runUnixpeer runs unixpeer in dir under g (nil: only the sandbox's own
+// guard) with Policy.AllowUnix allow, and returns its lines.
+func runUnixpeer(t *testing.T, g *unixguard.Guard, allow []string, dir string, args ...string) []string {
 	cmd := sandbox.Command(buildProgram(t, "unixpeer"), args...)
 	cmd.Dir = dir
+	cmd.Policy.AllowUnix = allow
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if g != nil {
@@ -106,7 +107,8 @@ func TestUnixGuardOutside(t *testing.T) {
 		},
 	})
 	require.NoError(t, err)
-	lines := runUnixpeer(t, g, dir, "connect", outPath, "daemon.sock", outAbs, okPath)
+	// The sandbox's own guard must allow what the test's allows.
+	lines := runUnixpeer(t, g, []string{filepath.Dir(okPath)}, dir, "connect", outPath, "daemon.sock", outAbs, okPath)
 	require.Equal(t, []string{
 		"connect addr=" + outPath + " errno=EACCES",
 		"connect addr=daemon.sock errno=EACCES",
@@ -147,7 +149,7 @@ func TestUnixGuardDatagrams(t *testing.T) {
 	got, gotAbs := unixDgramServer(t, path), unixDgramServer(t, abs)
 	g, err := unixguard.New(unixguard.Options{})
 	require.NoError(t, err)
-	lines := runUnixpeer(t, g, dir, "dgram", path, abs)
+	lines := runUnixpeer(t, g, nil, dir, "dgram", path, abs)
 	require.Equal(t, []string{
 		"sendto addr=" + path + " errno=EACCES",
 		"sendmsg addr=" + path + " errno=EACCES",
@@ -189,10 +191,15 @@ func TestUnixGuardOwnSockets(t *testing.T) {
 	require.Regexp(t, `^connect addr=@self-\d+ ok$`, lines[1])
 	require.Equal(t, []string{"sendto addr=selfd.sock ok", "sendmsg addr=selfd.sock ok", "sendmmsg addr=selfd.sock ok"}, lines[2:])
 
-	// Another process of the run holds the socket (default membership).
+	// Another process of the run holds the socket (default membership),
+	// and the sandbox's own guard alone.
+	lines = runUnixpeer(t, nil, nil, dir, "pair")
+	require.Len(t, lines, 2)
+	require.Regexp(t, `^connect addr=pair-\d+\.sock ok$`, lines[0])
+	require.Regexp(t, `^connect addr=@pair-\d+ ok$`, lines[1])
 	g, err = unixguard.New(unixguard.Options{})
 	require.NoError(t, err)
-	lines = runUnixpeer(t, g, dir, "pair")
+	lines = runUnixpeer(t, g, nil, dir, "pair")
 	require.Len(t, lines, 2)
 	require.Regexp(t, `^connect addr=pair-\d+\.sock ok$`, lines[0])
 	require.Regexp(t, `^connect addr=@pair-\d+ ok$`, lines[1])
@@ -204,7 +211,7 @@ func TestUnixGuardOwnSockets(t *testing.T) {
 func TestUnixGuardFailsClosed(t *testing.T) {
 	g, err := unixguard.New(unixguard.Options{InRun: func(int) bool { return false }})
 	require.NoError(t, err)
-	lines := runUnixpeer(t, g, t.TempDir(), "self")
+	lines := runUnixpeer(t, g, nil, t.TempDir(), "self")
 	require.Len(t, lines, 5)
 	require.Equal(t, "connect addr=./self.sock errno=EACCES", lines[0])
 	require.Regexp(t, `^connect addr=@self-\d+ errno=EPERM$`, lines[1])

@@ -209,6 +209,7 @@ func TestParseRunIsolationFlags(t *testing.T) {
 		{[]string{"--identity", "root", "true"}, `--identity: unknown identity "root" (want protected, userns or host-root)`},
 		{[]string{"--cap-add", "CAP_FLY", "true"}, `--cap-add: unknown capability "CAP_FLY" (e.g. CAP_NET_BIND_SERVICE)`},
 		{[]string{"--identity", "host-root", "--cap-add", "NET_RAW", "true"}, `--cap-add NET_RAW: --identity host-root keeps every capability`},
+		{[]string{"--allow-unix", "rel.sock", "true"}, `--allow-unix rel.sock: want an absolute path or @NAME`},
 		{[]string{"--allow-syscall", "read", "true"}, `--allow-syscall read: read is not denied by the sandbox (see sandlock-go syscalls --isolation)`},
 	} {
 		_, err := parseRun(tc.args, syscalls.Native())
@@ -310,7 +311,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	require.NoError(t, err)
 	var names []string
 	newRunFlags().fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	require.Len(t, names, 19)
+	require.Len(t, names, 20)
 	checkFlags(t, "run", runUsage, names, string(doc))
 	checkFlags(t, "trace", traceUsage, []string{"syscalls", "json", "o"}, string(doc))
 	checkFlags(t, "learn", learnUsage, []string{"o"}, string(doc))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,6 +65,13 @@ Flags:
         Keep capability CAP (repeatable; every other is dropped), bubblewrap's
         spelling: CAP_NET_RAW or NET_RAW.
         e.g. --cap-add CAP_NET_BIND_SERVICE
+  --allow-unix PATH
+        Let PROGRAM connect and send to the unix socket PATH outside the run
+        (repeatable): a socket file, a directory (every socket beneath it), or
+        @NAME for an abstract socket (still refused by Landlock on Linux
+        6.12+). By default only sockets a process of the run holds are
+        reachable by address.
+        e.g. --allow-unix /run/user/1000/bus
   --allow-syscall SYSCALL
         Take SYSCALL out of the kernel-side isolation rules (repeatable, with
         a warning): a name of the default deny list, or clone (namespace
@@ -172,6 +180,7 @@ type runFlags struct {
 	denyDefault, strict bool
 	identity            string
 	capAdd, allowSys    stringList
+	allowUnix           stringList
 	trace, onException  string
 	workers             string
 	policy              policyFlags
@@ -188,6 +197,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.identity, "identity", "protected", "identity of the program")
 	fs.Var(&f.capAdd, "cap-add", "keep a capability")
 	fs.Var(&f.allowSys, "allow-syscall", "take a syscall out of the isolation rules")
+	fs.Var(&f.allowUnix, "allow-unix", "allow a unix socket outside the run")
 	fs.Var(&f.ro, "r", "Landlock read-only path")
 	fs.Var(&f.rw, "w", "Landlock read-write path")
 	fs.BoolVar(&f.strict, "landlock-strict", false, "fail when Landlock is not fully enforced")
@@ -276,6 +286,15 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 		}
 	}
 	cfg.Policy.CapAdd = f.capAdd
+	for _, u := range f.allowUnix {
+		if !strings.HasPrefix(u, "@") && !filepath.IsAbs(u) {
+			return nil, usagef("--allow-unix %s: want an absolute path or @NAME", u)
+		}
+		if id == sandbox.IdentityHostRoot {
+			return nil, usagef("--allow-unix %s: --identity host-root reaches every unix socket already", u)
+		}
+	}
+	cfg.Policy.AllowUnix = f.allowUnix
 	isolation := sandbox.IsolationSyscalls()
 	for _, s := range f.allowSys {
 		names, err := ParseDeny(s, arch)

@@ -178,6 +178,12 @@ func (p *Policy) Handle(c *handler.Ctx) handler.Action {
 	if !allowed {
 		return handler.Errno(denyErrno)
 	}
+	if family == "unix" {
+		// Never on the process's behalf: the peer would see the
+		// supervisor's credentials. The kernel performs it as the
+		// process; Landlock and the sandbox's unix-socket guard judge.
+		return handler.Continue()
+	}
 	return onBehalf(c, name, raw)
 }
 
