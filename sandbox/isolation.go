@@ -24,11 +24,12 @@ const (
 	// IdentityProtected, the default, keeps the caller's user and group
 	// IDs, drops every capability (see Policy.CapAdd), and puts the places
 	// that the kernel or the system runs as root out of write reach with
-	// Landlock: /etc, /usr, /bin, /sbin, /lib*, /boot, /proc (so
+	// Landlock, and out of chmod's reach with read-only mounts where the
+	// supervisor is root: /etc, /usr, /bin, /sbin, /lib*, /boot, /proc (so
 	// /proc/sys), /sys, /dev (but null, zero, full, random, urandom, tty,
-	// ptmx, pts, shm, mqueue), /run (but user, lock, shm), /var (but tmp,
-	// cache, log), and the shell start-up files, ~/.ssh, ~/.local/bin and
-	// autostart directories of the caller's home and of /root. Everything
+	// ptmx, pts, shm, mqueue), /run (but user, lock, shm), /var (but tmp),
+	// and the shell start-up files, ~/.ssh, ~/.local/bin and autostart
+	// directories of the caller's home and of /root. Everything
 	// else stays writable as the caller's user, so a root build can write
 	// its root-owned working directory. New files directly in a home
 	// directory cannot be created (Landlock cannot grant a directory
@@ -118,7 +119,7 @@ var systemTree = map[string][]string{
 	"/sys":    nil,
 	"/dev":    {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "mqueue"},
 	"/run":    {"user", "lock", "shm"},
-	"/var":    {"tmp", "cache", "log"},
+	"/var":    {"tmp"},
 }
 
 // homeProtected are the entries of a home directory that a shell, a login

@@ -53,7 +53,7 @@ Flags:
   --identity IDENTITY
         Who PROGRAM is to the host. protected (the default): your user, no
         capabilities, and /etc, /usr, /proc/sys, /sys, /dev (but null, tty,
-        pts, shm, ...), /boot, /run, /var (but tmp, cache, log) and the shell
+        pts, shm, ...), /boot, /run, /var (but tmp) and the shell
         start-up files of your home and /root are read-only to it. userns:
         root of a user namespace of its own, nobody (65534) on the host when
         sandlock-go is root, your user otherwise: a stranger to your files
