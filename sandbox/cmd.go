@@ -312,6 +312,7 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 		Dir:       c.Dir,
 		Program:   prog.Marshal(),
 		Landlock:  ll,
+		Layer:     c.Policy.policyLayer(path),
 		Isolation: iso,
 		Rlimits:   c.Policy.rlimits(),
 	}, nil

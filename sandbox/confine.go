@@ -27,6 +27,7 @@ var errConfinerClosed = errors.New("sandbox: the run is over")
 type confiner struct {
 	iso      *isolationConfig
 	landlock *landlockConfig
+	layer    *policyLayer
 	// fsUID and fsGID are the host identity of the command when it
 	// differs from the supervisor's (IdentityUserNamespace), else -1.
 	fsUID, fsGID int
@@ -42,7 +43,7 @@ type confiner struct {
 
 func newConfiner(cfg *helperConfig, identity Identity, threads int) *confiner {
 	c := &confiner{
-		iso: cfg.Isolation, landlock: cfg.Landlock, fsUID: -1, fsGID: -1, threads: max(threads, 1),
+		iso: cfg.Isolation, landlock: cfg.Landlock, layer: cfg.Layer, fsUID: -1, fsGID: -1, threads: max(threads, 1),
 		work: make(chan func()), stop: make(chan struct{}),
 	}
 	if identity == IdentityUserNamespace {
@@ -137,7 +138,7 @@ func (c *confiner) confineThread() error {
 			return err
 		}
 	}
-	return nil
+	return c.layer.restrictThread()
 }
 
 // close ends the threads; later calls of do fail.

@@ -50,6 +50,7 @@ type helperConfig struct {
 	Dir        string
 	Program    []byte
 	Landlock   *landlockConfig `json:",omitempty"`
+	Layer      *policyLayer    `json:",omitempty"`
 	Isolation  *isolationConfig
 	Rlimits    []rlimit `json:",omitempty"`
 	NoNewPrivs bool
@@ -145,7 +146,7 @@ func prepareHelper(cfg *helperConfig) error {
 			return err
 		}
 	}
-	return nil
+	return cfg.Layer.restrictThread()
 }
 
 // helperFail reports err to the supervisor and exits. The write may be

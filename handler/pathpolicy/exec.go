@@ -1,6 +1,7 @@
 package pathpolicy
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 
@@ -103,4 +104,45 @@ func (p *ExecPolicy) resolve(c *handler.Ctx, dirfd int32, path string) (string, 
 		return canon, unix.EACCES
 	}
 	return canon, 0
+}
+
+// binprmBufSize is BINPRM_BUF_SIZE: how much of a file the kernel reads to
+// find its #! line.
+const binprmBufSize = 256
+
+// ParseShebang returns the interpreter named on the #! line at the start
+// of head (the first bytes of a file), as the kernel's binfmt_script reads
+// it: within the first 256 bytes, after blanks, up to a blank or NUL; ok is
+// false when the kernel would not run the file as a script.
+func ParseShebang(head []byte) (interp string, ok bool) {
+	if len(head) < 2 || head[0] != '#' || head[1] != '!' {
+		return "", false
+	}
+	var buf [binprmBufSize]byte // zero-padded, as the kernel's
+	copy(buf[:], head)
+	blank := func(b byte) bool { return b == ' ' || b == '\t' }
+	end := bytes.IndexByte(buf[:], '\n')
+	if end < 0 {
+		// No newline in the buffer: the name must end before it does.
+		last := binprmBufSize - 1
+		i := 2
+		for i < last && blank(buf[i]) {
+			i++
+		}
+		if i == last || bytes.IndexAny(buf[i:last], " \t\x00") < 0 {
+			return "", false
+		}
+		end = last
+	}
+	line := bytes.Trim(buf[2:end], " \t")
+	if len(line) == 0 {
+		return "", false
+	}
+	if i := bytes.IndexAny(line, " \t\x00"); i >= 0 {
+		line = line[:i]
+	}
+	if len(line) == 0 {
+		return "", false
+	}
+	return string(line), true
 }
