@@ -2,6 +2,8 @@ package tests
 
 import (
 	"bytes"
+	"context"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -56,6 +58,11 @@ func TestExecPolicyShebang(t *testing.T) {
 			require.Contains(t, out, "exec errno=EACCES")
 
 			dir = t.TempDir()
+			out = runExecattack(t, layer.allow(dir), layer.policy(dir), "xonly", dir, denied)
+			require.NotContains(t, out, "HACKED", "the #! interpreter of an execute-only script ran")
+			require.Contains(t, out, "exec errno=EACCES")
+
+			dir = t.TempDir()
 			out = runExecattack(t, layer.allow(dir), layer.policy(dir), "chain", dir, denied)
 			require.NotContains(t, out, "HACKED", "the interpreter of the #! interpreter ran")
 			require.Contains(t, out, "exec errno=EACCES")
@@ -92,4 +99,22 @@ func TestExecPolicyShebangRace(t *testing.T) {
 	t.Logf("supervisor and Landlock: %s", out)
 	require.Zero(t, count(out, "hacked"), "a denied interpreter ran under Landlock's execute right")
 	require.Positive(t, count(out, "ok"), out)
+}
+
+// TestLandlockExecStartsTheCommand: under Landlock's execute right with no
+// path allowed, the command the caller named still starts, with what the
+// kernel runs for it (its #! interpreter, the dynamic loader), and nothing
+// else executes.
+func TestLandlockExecStartsTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	script := writeFile(t, dir, "script", "#!/bin/sh\necho started; /usr/bin/printf never || echo refused\n")
+	require.NoError(t, os.Chmod(script, 0o755))
+	r := newRunContext(t, context.Background(), script)
+	r.Policy = sandbox.Policy{ExecPaths: []string{}}
+	out := r.mustRun(t)
+	require.Equal(t, "started\nrefused\n", out, r.stderr.String())
+
+	r = newRunContext(t, context.Background(), "/usr/bin/printf", "dynamic")
+	r.Policy = sandbox.Policy{ExecPaths: []string{}}
+	require.Equal(t, "dynamic", r.mustRun(t))
 }

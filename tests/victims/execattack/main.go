@@ -4,6 +4,9 @@
 //
 //	execattack shebang DIR INTERP    write DIR/attack ("#!INTERP HACKED")
 //	                                 and exec it
+//	execattack xonly DIR INTERP      the same with DIR/attack execute-only
+//	                                 (mode 0111: the exec policy cannot
+//	                                 read it as the process)
 //	execattack chain DIR INTERP      write DIR/inner ("#!INTERP HACKED") and
 //	                                 DIR/outer ("#!DIR/inner"), exec outer
 //	execattack flip DIR OK BAD N     run DIR/attack N times while another
@@ -75,6 +78,13 @@ func main() {
 	case "shebang":
 		p := filepath.Join(dir, "attack")
 		script(p, os.Args[3]+" HACKED")
+		execute(p)
+	case "xonly":
+		p := filepath.Join(dir, "attack")
+		script(p, os.Args[3]+" HACKED")
+		if err := os.Chmod(p, 0o111); err != nil {
+			fail(err)
+		}
 		execute(p)
 	case "chain":
 		inner, outer := filepath.Join(dir, "inner"), filepath.Join(dir, "outer")
