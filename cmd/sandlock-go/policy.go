@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,7 +120,7 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		// Landlock's execute right under it: race-free, and it also
 		// covers the #! interpreters and dynamic loaders the kernel
 		// opens (see docs/security.md).
-		execPaths := append([]string{}, rules.Allow...)
+		execPaths := landlockPaths(rules.Allow)
 		regs[len(regs)-1].kernel = func(sp *sandbox.Policy) { sp.ExecPaths = execPaths }
 	}
 
@@ -189,6 +190,23 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		}
 	}
 	return regs, nil
+}
+
+// landlockPaths turns path patterns into the paths of Landlock rules: a
+// glob becomes the paths that match it now (Landlock has no patterns; a
+// path created later under a matching name is not covered). The result is
+// never nil: no pattern, no path.
+func landlockPaths(patterns []string) []string {
+	out := []string{}
+	for _, p := range patterns {
+		if !strings.ContainsAny(p, "*?[") {
+			out = append(out, p)
+			continue
+		}
+		matches, _ := filepath.Glob(p) // the pattern was checked by pathpolicy
+		out = append(out, matches...)
+	}
+	return out
 }
 
 // exactly returns rules that allow allow and nothing else: an empty allow

@@ -349,3 +349,14 @@ var (
 	_ handler.Handler = (*pathpolicy.OpenPolicy)(nil)
 	_ handler.Handler = (*netpolicy.Policy)(nil)
 )
+
+func TestLandlockPaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a/bin", "b/bin", "c/lib"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	require.Equal(t, []string{"/usr/bin", filepath.Join(dir, "a/bin"), filepath.Join(dir, "b/bin")},
+		landlockPaths([]string{"/usr/bin", filepath.Join(dir, "*/bin")}))
+	require.Equal(t, []string{}, landlockPaths(nil))
+	require.Equal(t, []string{}, landlockPaths([]string{filepath.Join(dir, "*/none")}))
+}
