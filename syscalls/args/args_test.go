@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
@@ -463,5 +465,60 @@ func TestPathDetails(t *testing.T) {
 	}
 	if Path.String() != "path" || Kind(200).String() != "kind(200)" {
 		t.Error("Kind.String")
+	}
+}
+
+// TestFollowsLast: the flags that change whether the last symlink is
+// followed, per syscall.
+func TestFollowsLast(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		index         int
+		raw           [6]uint64
+		follow, known bool
+	}{
+		{"newfstatat", 1, [6]uint64{3: 0}, true, true},
+		{"newfstatat", 1, [6]uint64{3: unix.AT_SYMLINK_NOFOLLOW}, false, true},
+		{"linkat", 1, [6]uint64{4: 0}, false, true},
+		{"linkat", 1, [6]uint64{4: unix.AT_SYMLINK_FOLLOW}, true, true},
+		{"linkat", 3, [6]uint64{4: unix.AT_SYMLINK_FOLLOW}, false, true},
+		{"openat", 1, [6]uint64{2: unix.O_RDONLY}, true, true},
+		{"openat", 1, [6]uint64{2: unix.O_RDONLY | unix.O_NOFOLLOW}, false, true},
+		{"openat", 1, [6]uint64{2: unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL}, false, true},
+		{"openat", 1, [6]uint64{2: unix.O_WRONLY | unix.O_CREAT}, true, true},
+		{"openat2", 1, [6]uint64{}, true, false},
+		{"lstat", 0, [6]uint64{}, false, true},
+		{"stat", 0, [6]uint64{}, true, true},
+		{"inotify_add_watch", 1, [6]uint64{2: unix.IN_DONT_FOLLOW}, false, true},
+		{"fanotify_mark", 4, [6]uint64{1: unix.FAN_MARK_DONT_FOLLOW}, false, true},
+		{"fanotify_mark", 4, [6]uint64{}, true, true},
+		{"fchownat", 1, [6]uint64{4: unix.AT_SYMLINK_NOFOLLOW}, false, true},
+		{"faccessat2", 1, [6]uint64{3: unix.AT_SYMLINK_NOFOLLOW}, false, true},
+		{"umount2", 0, [6]uint64{}, true, false},
+		{"move_mount", 1, [6]uint64{}, false, false},
+		{"unlinkat", 1, [6]uint64{2: unix.AT_REMOVEDIR}, false, true},
+	} {
+		l, ok := Of(syscalls.X86_64, tc.name)
+		if !ok {
+			t.Fatalf("%s: not in the model", tc.name)
+		}
+		p, ok := l.PathAt(tc.index)
+		if !ok {
+			t.Fatalf("%s: argument %d is no path", tc.name, tc.index)
+		}
+		follow, known := p.FollowsLast(tc.raw)
+		if follow != tc.follow || known != tc.known {
+			t.Errorf("%s %x: FollowsLast = %v, %v; want %v, %v", tc.name, tc.raw, follow, known, tc.follow, tc.known)
+		}
+	}
+	l, _ := Of(syscalls.X86_64, "execveat")
+	p, _ := l.Path()
+	if !p.EmptyPath([6]uint64{4: unix.AT_EMPTY_PATH}) || p.EmptyPath([6]uint64{}) {
+		t.Error("execveat: EmptyPath")
+	}
+	l, _ = Of(syscalls.X86_64, "stat")
+	p, _ = l.Path()
+	if p.EmptyPath([6]uint64{0: unix.AT_EMPTY_PATH, 1: unix.AT_EMPTY_PATH}) {
+		t.Error("stat: EmptyPath without a dirfd")
 	}
 }

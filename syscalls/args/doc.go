@@ -18,6 +18,11 @@
 //	}
 //	ptr, length, ok := l.Sockaddr() // bind, connect, sendto
 //
+// PathArg.FollowsLast and PathArg.EmptyPath read the flags that change a
+// lookup from the raw arguments (AT_SYMLINK_NOFOLLOW, AT_SYMLINK_FOLLOW,
+// O_NOFOLLOW, AT_EMPTY_PATH, ...); they say when the answer is in memory
+// instead (openat2).
+//
 // Of returns false for a syscall the arch does not have (open on aarch64)
 // and for one the model does not describe; Names lists those it does.
 //

@@ -134,7 +134,7 @@ var model = map[string][]Arg{
 	"quotactl":       {a("cmd", Hex), p("special", Mount), a("id", Int), a("addr", Ptr)},
 	"open_tree":      {dirfd, p("path", Open|Mount).at(0).flags(2), atFlags},
 	"open_tree_attr": {dirfd, p("path", Open|Mount).at(0).flags(2), atFlags, r("attr", MountAttr, 4), size},
-	"move_mount":     {a("from_dirfd", Dirfd), p("from_path", Mount).at(0).flags(4), a("to_dirfd", Dirfd), p("to_path", Mount).at(2).flags(4), a("flags", Hex)},
+	"move_mount":     {a("from_dirfd", Dirfd), p("from_path", Mount).at(0).flags(4).nofollow(), a("to_dirfd", Dirfd), p("to_path", Mount).at(2).flags(4).nofollow(), a("flags", Hex)},
 	"fspick":         {dirfd, p("path", Mount).at(0).flags(2), a("flags", Hex)},
 	"mount_setattr":  {dirfd, p("path", Mount).at(0).flags(2), atFlags, r("attr", MountAttr, 4), size},
 
