@@ -137,7 +137,7 @@ func Decode(c *handler.Ctx) Fields {
 
 func decodeArg(c *handler.Ctx, s argSpec, v uint64, raw [6]uint64) any {
 	switch s.kind {
-	case kPtr, args.Buffer, args.SockaddrOut, args.Msghdr, args.Mmsghdr,
+	case kPtr, args.Buffer, args.SockaddrOut, args.Msghdr, args.MsghdrOut, args.Mmsghdr, args.MmsghdrOut,
 		args.XattrArgs, args.MountAttr, args.FileAttr, args.FileHandle:
 		return ptr(v)
 	case kInt, args.Pid, args.Uid, args.Gid:

@@ -90,11 +90,18 @@ const (
 	// SockaddrOut is a struct sockaddr pointer the kernel fills in; Rel
 	// holds the socklen_t pointer of its length.
 	SockaddrOut
-	// Msghdr is a struct msghdr pointer (msg_name is a destination for
-	// sendmsg).
+	// Msghdr is a struct msghdr pointer the kernel reads: its msg_name,
+	// when set, is the destination (sendmsg).
 	Msghdr
-	// Mmsghdr is a vector of struct mmsghdr; its length is in Rel.
+	// MsghdrOut is a struct msghdr pointer whose msg_name the kernel
+	// fills in (recvmsg).
+	MsghdrOut
+	// Mmsghdr is a vector of struct mmsghdr sent (sendmmsg): each
+	// msg_name a destination; its length is in Rel.
 	Mmsghdr
+	// MmsghdrOut is a vector of struct mmsghdr received (recvmmsg); its
+	// length is in Rel.
+	MmsghdrOut
 	// MsgFlags are MSG_* flags.
 	MsgFlags
 	// ShutdownHow is SHUT_RD, SHUT_WR or SHUT_RDWR.
@@ -132,7 +139,7 @@ var kindNames = [numKinds]string{
 	Signal: "signal", Pid: "pid", Uid: "uid", Gid: "gid", Dev: "dev",
 	Family: "family", SockType: "sock_type", SockFlags: "sock_flags",
 	Sockaddr: "sockaddr", SockaddrOut: "sockaddr_out", Msghdr: "msghdr",
-	Mmsghdr: "mmsghdr", MsgFlags: "msg_flags", ShutdownHow: "shutdown_how",
+	MsghdrOut: "msghdr_out", Mmsghdr: "mmsghdr", MmsghdrOut: "mmsghdr_out", MsgFlags: "msg_flags", ShutdownHow: "shutdown_how",
 	Buffer: "buffer", XattrArgs: "xattr_args", MountAttr: "mount_attr",
 	FileAttr: "file_attr", FileHandle: "file_handle", InotifyMask: "inotify_mask",
 	FanotifyMarkFlags: "fanotify_mark_flags",
@@ -149,7 +156,7 @@ func (k Kind) String() string {
 // needsRel reports whether Arg.Rel of kind k must name another argument.
 func (k Kind) needsRel() bool {
 	switch k {
-	case CreateMode, OpenHow, CloneArgs, Sockaddr, SockaddrOut, Mmsghdr, Buffer,
+	case CreateMode, OpenHow, CloneArgs, Sockaddr, SockaddrOut, Mmsghdr, MmsghdrOut, Buffer,
 		XattrArgs, MountAttr, FileAttr:
 		return true
 	}
@@ -364,13 +371,21 @@ func (l Layout) PathAt(i int) (PathArg, bool) {
 // Sockaddr returns the arguments of the sockaddr the kernel reads (bind,
 // connect, sendto's destination) and of its length. Addresses inside a
 // msghdr (sendmsg, sendmmsg) are not arguments: see Index(Msghdr) and
-// Index(Mmsghdr).
+// Sized(Mmsghdr); SendsAddress covers all of them.
 func (l Layout) Sockaddr() (ptr, length int, ok bool) {
 	i := l.Index(Sockaddr)
 	if i < 0 {
 		return -1, -1, false
 	}
 	return i, l.Args[i].Rel, true
+}
+
+// SendsAddress reports whether the syscall passes the kernel a socket
+// address to reach or to bind: a Sockaddr argument (bind, connect, sendto)
+// or one inside a sent Msghdr or Mmsghdr (sendmsg, sendmmsg). Received
+// addresses (accept, recvfrom, recvmsg) do not count.
+func (l Layout) SendsAddress() bool {
+	return l.Index(Sockaddr) >= 0 || l.Index(Msghdr) >= 0 || l.Index(Mmsghdr) >= 0
 }
 
 // Sized returns the argument of kind k, a pointer to a struct read with

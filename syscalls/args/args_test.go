@@ -57,6 +57,8 @@ var prototypes = []struct {
 	{nil, "sys_recvfrom(int, void __user *, size_t, unsigned, struct sockaddr __user *, int __user *)"},
 	{nil, "sys_sendmsg(int fd, struct user_msghdr __user *msg, unsigned flags)"},
 	{nil, "sys_sendmmsg(int fd, struct mmsghdr __user *msg, unsigned int vlen, unsigned flags)"},
+	{nil, "sys_recvmsg(int fd, struct user_msghdr __user *msg, unsigned flags)"},
+	{nil, "sys_recvmmsg(int fd, struct mmsghdr __user *msg, unsigned int vlen, unsigned flags, struct __kernel_timespec __user *timeout)"},
 	// kernel/fork.c: the default order, and CONFIG_CLONE_BACKWARDS.
 	{syscalls.X86_64, "sys_clone(unsigned long, unsigned long, int __user *, int __user *, unsigned long)"},
 	{syscalls.AArch64, "sys_clone(unsigned long, unsigned long, int __user *, unsigned long, int __user *)"},
@@ -86,8 +88,8 @@ var cTypeKinds = map[string][]Kind{
 	"struct sockaddr *":         {Sockaddr, SockaddrOut},
 	"struct open_how *":         {OpenHow},
 	"struct clone_args *":       {CloneArgs},
-	"struct user_msghdr *":      {Msghdr},
-	"struct mmsghdr *":          {Mmsghdr},
+	"struct user_msghdr *":      {Msghdr, MsghdrOut},
+	"struct mmsghdr *":          {Mmsghdr, MmsghdrOut},
 	"const struct xattr_args *": {XattrArgs},
 	"struct xattr_args *":       {XattrArgs},
 	"struct mount_attr *":       {MountAttr},
@@ -396,13 +398,22 @@ func TestCoverage(t *testing.T) {
 			t.Errorf("%s: Sockaddr() = %d, %d, %v; want %v", name, ptr, n, ok, want)
 		}
 	}
-	for _, name := range []string{"sendmsg", "recvmsg"} {
-		l, _ := Of(syscalls.Native(), name)
-		if l.Index(Msghdr) != 1 {
-			t.Errorf("%s: msghdr not argument 1", name)
+	l, _ := Of(syscalls.Native(), "sendmsg")
+	if l.Index(Msghdr) != 1 {
+		t.Error("sendmsg: msghdr not argument 1")
+	}
+	for _, arch := range syscalls.Arches() {
+		var sends []string
+		for _, name := range Names(arch) {
+			if l, _ := Of(arch, name); l.SendsAddress() {
+				sends = append(sends, name)
+			}
+		}
+		if want := []string{"bind", "connect", "sendmmsg", "sendmsg", "sendto"}; !slices.Equal(sends, want) {
+			t.Errorf("%s: SendsAddress on %v, want %v", arch, sends, want)
 		}
 	}
-	l, _ := Of(syscalls.Native(), "sendmmsg")
+	l, _ = Of(syscalls.Native(), "sendmmsg")
 	if ptr, n, ok := l.Sized(Mmsghdr); !ok || ptr != 1 || n != 2 {
 		t.Errorf("sendmmsg: Sized(Mmsghdr) = %d, %d, %v", ptr, n, ok)
 	}

@@ -190,9 +190,9 @@ var model = map[string][]Arg{
 	"sendto":      {fd, r("buf", Buffer, 2), a("len", Uint), msgFlags, r("dest_addr", Sockaddr, 5), a("addrlen", Uint)},
 	"recvfrom":    {fd, r("buf", Buffer, 2), a("len", Uint), msgFlags, r("src_addr", SockaddrOut, 5), a("addrlen", Ptr)},
 	"sendmsg":     {fd, a("msg", Msghdr), msgFlags},
-	"recvmsg":     {fd, a("msg", Msghdr), msgFlags},
+	"recvmsg":     {fd, a("msg", MsghdrOut), msgFlags},
 	"sendmmsg":    {fd, r("msgvec", Mmsghdr, 2), a("vlen", Uint), msgFlags},
-	"recvmmsg":    {fd, r("msgvec", Mmsghdr, 2), a("vlen", Uint), msgFlags, a("timeout", Ptr)},
+	"recvmmsg":    {fd, r("msgvec", MmsghdrOut, 2), a("vlen", Uint), msgFlags, a("timeout", Ptr)},
 }
 
 // clone's order depends on the arch: x86_64 has the kernel's default
