@@ -122,21 +122,8 @@ func (c *confiner) confineThread() error {
 			return fmt.Errorf("setfsuid %d: still %d", c.fsUID, got)
 		}
 	}
-	if c.iso.DropCaps {
-		if err := dropCapabilities(c.iso.Caps); err != nil {
-			return fmt.Errorf("capabilities: %w", err)
-		}
-	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("set no_new_privs: %w", err)
-	}
-	if err := c.iso.restrictThread(); err != nil {
-		return fmt.Errorf("isolation: %w", err)
-	}
-	if c.landlock != nil {
-		if err := c.landlock.restrictThread(); err != nil {
-			return err
-		}
+	if err := c.iso.confine(c.landlock); err != nil {
+		return err
 	}
 	return c.layer.restrictThread()
 }

@@ -1,10 +1,8 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -66,56 +64,36 @@ func runHelper(extra int) {
 	// The filter and Landlock go on this thread only, and the target is
 	// executed from it; it must never run another goroutine.
 	runtime.LockOSThread()
-	configFD, statusFD := helperFDs(extra)
-	unix.CloseOnExec(configFD)
-	unix.CloseOnExec(statusFD)
-	status := os.NewFile(uintptr(statusFD), "status")
-
-	cfg, err := readHelperConfig(configFD)
+	h := newHelperEnd(extra)
+	cfg, err := h.config()
 	if err != nil {
-		helperFail(status, exitSetupFailed, err)
+		h.fail(exitSetupFailed, err)
 	}
 	if err := prepareHelper(cfg); err != nil {
-		helperFail(status, exitSetupFailed, err)
+		h.fail(exitSetupFailed, err)
 	}
 	prog, err := seccomp.UnmarshalProgram(cfg.Program)
 	if err != nil {
-		helperFail(status, exitSetupFailed, err)
+		h.fail(exitSetupFailed, err)
 	}
-	if _, err := status.Write([]byte{installingMark}); err != nil {
-		helperFail(status, exitSetupFailed, fmt.Errorf("report to supervisor: %w", err))
-	}
+	h.installing()
 	// Everything the target needs is ready: from here on, every syscall
 	// of this thread may be trapped, and the supervisor answers them
 	// Continue until the execve below.
 	if _, err := seccomp.Install(prog, seccomp.InstallOptions{Listener: true}); err != nil {
-		helperFail(status, exitSetupFailed, err)
+		h.fail(exitSetupFailed, err)
 	}
 	err = unix.Exec(cfg.Path, cfg.Args, cfg.Env)
 	code := exitNotExec
 	if errors.Is(err, unix.ENOENT) {
 		code = exitNotFound
 	}
-	helperFail(status, code, fmt.Errorf("exec %s: %w", cfg.Path, err))
-}
-
-func readHelperConfig(fd int) (*helperConfig, error) {
-	f := os.NewFile(uintptr(fd), "config")
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("read helper config: %w", err)
-	}
-	var cfg helperConfig
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return nil, fmt.Errorf("decode helper config: %w", err)
-	}
-	return &cfg, nil
+	h.fail(code, fmt.Errorf("exec %s: %w", cfg.Path, err))
 }
 
 // prepareHelper applies everything but the filter: directory, limits, the
-// isolation (descriptors, keyring, capabilities), no_new_privs and the
-// Landlock layers.
+// isolation (descriptors, keyring, mounts, capabilities, no_new_privs, the
+// Landlock layers).
 func prepareHelper(cfg *helperConfig) error {
 	if cfg.Dir != "" {
 		if err := unix.Chdir(cfg.Dir); err != nil {
@@ -131,29 +109,10 @@ func prepareHelper(cfg *helperConfig) error {
 	if cfg.Isolation == nil {
 		return errors.New("no isolation in the helper config")
 	}
-	if err := cfg.Isolation.apply(); err != nil {
+	if err := cfg.Isolation.apply(cfg.Landlock); err != nil {
 		return err
 	}
-	// seccomp needs no_new_privs on this thread; Landlock too.
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("set no_new_privs: %w", err)
-	}
-	if err := cfg.Isolation.restrictThread(); err != nil {
-		return fmt.Errorf("isolation: %w", err)
-	}
-	if cfg.Landlock != nil {
-		if err := cfg.Landlock.restrictThread(); err != nil {
-			return err
-		}
-	}
 	return cfg.Layer.restrictThread()
-}
-
-// helperFail reports err to the supervisor and exits. The write may be
-// trapped; before the target's execve the supervisor answers it Continue.
-func helperFail(status *os.File, code int, err error) {
-	_, _ = status.WriteString(strconv.Itoa(code) + " " + err.Error())
-	os.Exit(code)
 }
 
 func rlimitName(resource int) string {

@@ -354,9 +354,10 @@ func (p *Policy) isolation(env []string, extraFiles int) (*isolationConfig, erro
 	return cfg, nil
 }
 
-// apply isolates the calling (locked) thread before no_new_privs and the
-// filters: descriptors, session keyring, capabilities.
-func (c *isolationConfig) apply() error {
+// apply isolates the calling (locked) helper thread before the command
+// is executed: descriptors, session keyring, read-only mounts, then what it
+// shares with the confined supervisor threads (confine).
+func (c *isolationConfig) apply(ll *landlockConfig) error {
 	// Only 0, 1, 2 and the extra files reach the command; the helper's
 	// own descriptors above them are close-on-exec already.
 	if err := unix.CloseRange(uint(c.FirstPrivateFD), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -372,10 +373,27 @@ func (c *isolationConfig) apply() error {
 			return fmt.Errorf("read-only system areas: %w", err)
 		}
 	}
+	return c.confine(ll)
+}
+
+// confine gives the calling locked thread the command's restrictions, the
+// same for the helper and for the supervisor's confined threads:
+// capabilities, no_new_privs (seccomp and Landlock need it), the isolation
+// layer and the user's Landlock layer (ll, nil for none).
+func (c *isolationConfig) confine(ll *landlockConfig) error {
 	if c.DropCaps {
 		if err := dropCapabilities(c.Caps); err != nil {
 			return fmt.Errorf("capabilities: %w", err)
 		}
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set no_new_privs: %w", err)
+	}
+	if err := c.restrictThread(); err != nil {
+		return fmt.Errorf("isolation: %w", err)
+	}
+	if ll != nil {
+		return ll.restrictThread()
 	}
 	return nil
 }

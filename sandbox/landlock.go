@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -21,7 +22,9 @@ import (
 type landlockConfig struct {
 	ReadOnly  []string
 	ReadWrite []string
-	Strict    bool
+	// Files is a layer of its own: every right but execute beneath each.
+	Files  []string
+	Strict bool
 }
 
 // Filesystem access rights and the Landlock ABI that introduced them.
@@ -119,7 +122,7 @@ func statIsDir(p string) (bool, error) {
 // check verifies the paths in the supervisor, so that a typo is an error
 // at Start and not a confusing denial in the target.
 func (c *landlockConfig) check() error {
-	for _, p := range append(append([]string(nil), c.ReadOnly...), c.ReadWrite...) {
+	for _, p := range slices.Concat(c.ReadOnly, c.ReadWrite, c.Files) {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("landlock path: %w", err)
 		}
@@ -138,7 +141,38 @@ func (c *landlockConfig) restrictThread() error {
 	if err != nil || handled == 0 {
 		return err
 	}
+	if len(c.ReadOnly)+len(c.ReadWrite) > 0 {
+		if err := restrictLayer(handled, 0, rules); err != nil {
+			return err
+		}
+	}
+	if len(c.Files) == 0 {
+		return nil
+	}
+	handled, rules, err = c.filesPlan(abi, statIsDir)
+	if err != nil {
+		return err
+	}
 	return restrictLayer(handled, 0, rules)
+}
+
+// filesPlan returns the rights and rules of the Files layer: every right
+// the kernel handles but execute, granted beneath each path.
+func (c *landlockConfig) filesPlan(abi int, isDir func(string) (bool, error)) (uint64, []landlockRule, error) {
+	handled := handledFSRights(abi) &^ unix.LANDLOCK_ACCESS_FS_EXECUTE
+	var rules []landlockRule
+	for _, p := range c.Files {
+		dir, err := isDir(p)
+		if err != nil {
+			return 0, nil, fmt.Errorf("landlock path: %w", err)
+		}
+		r := handled
+		if !dir {
+			r &= fsFileRights
+		}
+		rules = append(rules, landlockRule{path: p, rights: r})
+	}
+	return handled, rules, nil
 }
 
 // restrictLayer adds one Landlock layer to the calling thread: handled

@@ -60,3 +60,17 @@ func TestLandlockPlanStrict(t *testing.T) {
 	require.NoError(t, err)
 	require.NotZero(t, handled)
 }
+
+// TestLandlockFilesPlan: the Files layer handles every right but execute
+// and grants them all beneath its paths (file rights only on a file).
+func TestLandlockFilesPlan(t *testing.T) {
+	c := &landlockConfig{Files: []string{"/work", "/etc/hostname"}}
+	handled, rules, err := c.filesPlan(7, fakeDirs("/work"))
+	require.NoError(t, err)
+	require.Zero(t, handled&unix.LANDLOCK_ACCESS_FS_EXECUTE, "exec is not restricted by it")
+	require.NotZero(t, handled&unix.LANDLOCK_ACCESS_FS_READ_FILE)
+	require.Equal(t, []landlockRule{
+		{path: "/work", rights: handled},
+		{path: "/etc/hostname", rights: handled & fsFileRights},
+	}, rules)
+}

@@ -222,6 +222,48 @@ func (l *launcher) abort(c *Cmd, err error) error {
 	return fmt.Errorf("sandbox: start %s: %w", c.Path, err)
 }
 
+// helperEnd is the helper's end of the protocol.
+type helperEnd struct {
+	configFD int
+	status   *os.File
+}
+
+func newHelperEnd(extra int) *helperEnd {
+	configFD, statusFD := helperFDs(extra)
+	unix.CloseOnExec(configFD)
+	unix.CloseOnExec(statusFD)
+	return &helperEnd{configFD: configFD, status: os.NewFile(uintptr(statusFD), "status")}
+}
+
+// config reads the supervisor's helperConfig.
+func (h *helperEnd) config() (*helperConfig, error) {
+	f := os.NewFile(uintptr(h.configFD), "config")
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read helper config: %w", err)
+	}
+	var cfg helperConfig
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("decode helper config: %w", err)
+	}
+	return &cfg, nil
+}
+
+// installing tells the supervisor that the filter goes on now.
+func (h *helperEnd) installing() {
+	if _, err := h.status.Write([]byte{installingMark}); err != nil {
+		h.fail(exitSetupFailed, fmt.Errorf("report to supervisor: %w", err))
+	}
+}
+
+// fail reports err to the supervisor and exits with code. The write may be
+// trapped; before the command's execve the supervisor answers it Continue.
+func (h *helperEnd) fail(code int, err error) {
+	_, _ = h.status.WriteString(strconv.Itoa(code) + " " + err.Error())
+	os.Exit(code)
+}
+
 // helperError turns the helper's "CODE message" report into an error.
 func helperError(msg string) error {
 	code, text, ok := strings.Cut(msg, " ")

@@ -21,6 +21,13 @@ type Policy struct {
 	// and libraries unless listed.
 	ReadOnlyPaths  []string
 	ReadWritePaths []string
+	// FilePaths, when not empty, is a Landlock layer of its own that
+	// confines every file access but exec (reading, writing, creating,
+	// removing, listing, truncating, device ioctls) to beneath these
+	// paths; executing is not restricted by it. It is the kernel side of
+	// an open policy's allow-list (--allow-path): the supervisor's
+	// decisions then come second, never alone.
+	FilePaths []string
 	// LandlockStrict makes Start fail when the kernel cannot enforce every
 	// Landlock right; by default the rules degrade to what the kernel
 	// supports (best effort).
@@ -319,8 +326,8 @@ func (p *Policy) rlimits() []rlimit {
 }
 
 func (p *Policy) landlock() *landlockConfig {
-	if len(p.ReadOnlyPaths) == 0 && len(p.ReadWritePaths) == 0 {
+	if len(p.ReadOnlyPaths) == 0 && len(p.ReadWritePaths) == 0 && len(p.FilePaths) == 0 {
 		return nil
 	}
-	return &landlockConfig{ReadOnly: p.ReadOnlyPaths, ReadWrite: p.ReadWritePaths, Strict: p.LandlockStrict}
+	return &landlockConfig{ReadOnly: p.ReadOnlyPaths, ReadWrite: p.ReadWritePaths, Files: p.FilePaths, Strict: p.LandlockStrict}
 }

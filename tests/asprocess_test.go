@@ -76,3 +76,21 @@ func TestAsProcessBindNeedsTheCapability(t *testing.T) {
 	require.Equal(t, "ERR 13\n", bind(sandbox.Policy{}), "no CAP_NET_BIND_SERVICE: EACCES")
 	require.Equal(t, "BOUND\n", bind(sandbox.Policy{CapAdd: []string{"CAP_NET_BIND_SERVICE"}}))
 }
+
+// TestFilePathsInTheKernel: Policy.FilePaths confines file access in the
+// kernel, with no handler at all: a file outside is refused, one inside is
+// read, and programs outside still execute.
+func TestFilePathsInTheKernel(t *testing.T) {
+	inside, outside := t.TempDir(), t.TempDir()
+	writeFile(t, inside, "in.txt", "INSIDE")
+	secret := writeFile(t, outside, "out.txt", "OUTSIDE-SECRET")
+	r := newRunContext(t, context.Background(), "/bin/sh", "-c", "cat in.txt; cat "+secret+"; echo new > made && cat made")
+	r.Dir = inside
+	r.Policy.FilePaths = []string{inside, "/usr", "/lib", "/lib64", "/etc", "/dev"}
+	_, _ = r.run(t)
+	out := r.stdout.String()
+	require.Contains(t, out, "INSIDE", "stderr: %s", r.stderr.String())
+	require.Contains(t, out, "new", "creating beneath an allowed path")
+	require.NotContains(t, out, "OUTSIDE-SECRET")
+	require.Contains(t, r.stderr.String(), "Permission denied")
+}
