@@ -154,16 +154,16 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		var names, flags []string
 		connect, bind := len(f.allowConnect) > 0, len(f.allowBind) > 0
 		if connect {
-			names, flags = append(names, netpolicy.ConnectSyscalls...), append(flags, "--allow-connect")
+			names, flags = append(names, netpolicy.ConnectSyscalls(arch)...), append(flags, "--allow-connect")
 		}
 		if bind {
-			names, flags = append(names, netpolicy.BindSyscalls...), append(flags, "--allow-bind")
+			names, flags = append(names, netpolicy.BindSyscalls(arch)...), append(flags, "--allow-bind")
 		}
 		flag := strings.Join(flags, "/")
 		if prof != nil {
 			rules.Connect = append(slices.Clone(f.allowConnect), prof.Network.Connect...)
 			rules.Bind = append(slices.Clone(f.allowBind), prof.Network.Bind...)
-			names = append(slices.Clone(netpolicy.ConnectSyscalls), netpolicy.BindSyscalls...)
+			names = append(netpolicy.ConnectSyscalls(arch), netpolicy.BindSyscalls(arch)...)
 			connect, bind = true, true
 			flag = "--profile"
 		}

@@ -110,7 +110,7 @@ func TestParseRunPolicies(t *testing.T) {
 	// Only bind.
 	cfg, err = parseRun([]string{"--allow-bind", "8080", "true"}, syscalls.X86_64)
 	require.NoError(t, err)
-	require.Equal(t, map[string][]string{"*netpolicy.Policy": {"bind", "socket"}}, regSyscalls(cfg.Policies))
+	require.Equal(t, map[string][]string{"*netpolicy.Policy": {"socket", "bind"}}, regSyscalls(cfg.Policies))
 	require.Nil(t, cfg.Policy.TCPConnectPorts)
 	require.Equal(t, []uint16{8080}, cfg.Policy.TCPBindPorts)
 
@@ -153,7 +153,7 @@ max = 3
 		"*main.openRouter":       {"open", "openat", "openat2", "creat"},
 		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
 		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
-		"*netpolicy.Policy":      {"connect", "bind", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt"}, // both, even with no binds: none allowed
+		"*netpolicy.Policy":      {"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt", "bind"}, // both, even with no binds: none allowed
 	}, regSyscalls(cfg.Policies))
 	require.Equal(t, []uint16{80}, cfg.Policy.TCPConnectPorts)
 	require.Equal(t, []uint16{}, cfg.Policy.TCPBindPorts, "no bind rule: Landlock allows no TCP bind")

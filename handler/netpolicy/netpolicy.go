@@ -132,24 +132,12 @@ func splitHostPort(s string) (host, port string, err error) {
 	return s[:i], s[i+1:], nil
 }
 
-// ConnectSyscalls are the syscalls that reach an endpoint, or choose the
-// protocol or route by which one is reached: register them when the
-// Policy restricts connections.
-var ConnectSyscalls = []string{"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt"}
-
-// BindSyscalls are the syscalls that claim a local address: register them
-// when the Policy restricts binds.
-var BindSyscalls = []string{"bind", "socket"}
-
 // Syscalls returns the names to register the Policy on: every name of
-// ConnectSyscalls and BindSyscalls that arch has.
+// ConnectSyscalls and BindSyscalls.
 func (p *Policy) Syscalls(arch *syscalls.Arch) []string {
-	if arch == nil {
-		arch = syscalls.Native()
-	}
 	var out []string
-	for _, n := range []string{"connect", "bind", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt"} {
-		if _, err := arch.Number(n); err == nil {
+	for _, n := range append(ConnectSyscalls(arch), BindSyscalls(arch)...) {
+		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
@@ -180,11 +168,16 @@ func (p *Policy) Handle(c *handler.Ctx) handler.Action {
 // address, and performs an allowed one on the process's socket.
 func (p *Policy) connectOrBind(c *handler.Ctx) handler.Action {
 	name := c.SyscallName()
-	size := int32(c.Arg(2))
+	l, _ := layout(c)
+	ptr, length, ok := l.Sockaddr()
+	if !ok {
+		return handler.Continue() // not a syscall of the model: a bug
+	}
+	size := int32(c.Arg(length))
 	if size < 2 || size > sockaddr.Max {
 		return handler.Errno(unix.EINVAL)
 	}
-	raw, err := c.Read(c.Arg(1), int(size))
+	raw, err := c.Read(c.Arg(ptr), int(size))
 	if err != nil {
 		return handler.Errno(unix.EFAULT)
 	}

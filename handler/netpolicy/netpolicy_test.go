@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
 func inet4(a [4]byte, port uint16) []byte {
@@ -138,4 +140,14 @@ func TestCheckControl(t *testing.T) {
 	} {
 		require.Equal(t, tc.errno, checkControl(tc.control), tc.name)
 	}
+}
+
+func TestSyscallLists(t *testing.T) {
+	for _, arch := range []*syscalls.Arch{syscalls.X86_64, syscalls.AArch64, syscalls.RISCV64} {
+		require.Equal(t, []string{"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt"}, ConnectSyscalls(arch), arch.String())
+		require.Equal(t, []string{"bind", "socket"}, BindSyscalls(arch), arch.String())
+	}
+	p, err := New(Rules{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt", "bind"}, p.Syscalls(nil))
 }

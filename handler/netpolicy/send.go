@@ -9,6 +9,7 @@ import (
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/internal/procfs"
 	"github.com/sandlock-go/sandlock-go/handler/internal/sockaddr"
+	"github.com/sandlock-go/sandlock-go/syscalls/args"
 )
 
 // Bounds of what a send performed on the process's behalf copies.
@@ -92,18 +93,24 @@ func (p *Policy) sendCommon(c *handler.Ctx, flags uint64) (sock int, info sockIn
 // a destination (a NULL address: a register) the call is the process's
 // own.
 func (p *Policy) sendto(c *handler.Ctx) handler.Action {
-	if c.Arg(4) == 0 {
+	l, _ := layout(c)
+	ptr, length, ok := l.Sockaddr()
+	buf, size, okBuf := l.Sized(args.Buffer)
+	if !ok || !okBuf {
+		return handler.Continue() // not a syscall of the model: a bug
+	}
+	if c.Arg(ptr) == 0 {
 		return handler.Continue()
 	}
-	flags := c.Arg(3)
-	n := int32(c.Arg(5))
+	flags := argOf(c, l, args.MsgFlags)
+	n := int32(c.Arg(length))
 	if n < 0 || n > sockaddr.Max {
 		return handler.Errno(unix.EINVAL)
 	}
 	var name []byte
 	if n > 0 {
 		var err error
-		if name, err = c.Read(c.Arg(4), int(n)); err != nil {
+		if name, err = c.Read(c.Arg(ptr), int(n)); err != nil {
 			return handler.Errno(errnoOf(err, unix.EFAULT))
 		}
 	}
@@ -115,7 +122,7 @@ func (p *Policy) sendto(c *handler.Ctx) handler.Action {
 	if errno := p.checkDestination(c, name); errno != 0 {
 		return handler.Errno(errno)
 	}
-	data, errno := readData(c, c.Arg(1), c.Arg(2), info, maxMessage)
+	data, errno := readData(c, c.Arg(buf), c.Arg(size), info, maxMessage)
 	if errno != 0 {
 		return handler.Errno(errno)
 	}
@@ -134,8 +141,13 @@ func (p *Policy) sendto(c *handler.Ctx) handler.Action {
 // even a message read without one could get one before the kernel reads
 // it.
 func (p *Policy) sendmsg(c *handler.Ctx) handler.Action {
-	flags := c.Arg(2)
-	hdr, err := c.Read(c.Arg(1), sizeofMsghdr)
+	l, _ := layout(c)
+	msg := l.Index(args.Msghdr)
+	if msg < 0 {
+		return handler.Continue() // not a syscall of the model: a bug
+	}
+	flags := argOf(c, l, args.MsgFlags)
+	hdr, err := c.Read(c.Arg(msg), sizeofMsghdr)
 	if err != nil {
 		return handler.Errno(errnoOf(err, unix.EFAULT))
 	}
@@ -163,9 +175,14 @@ func (p *Policy) sendmsg(c *handler.Ctx) handler.Action {
 // that cannot be read, is refused or fails, and returns how many were
 // sent (the errno when none was), writing each sent message's msg_len.
 func (p *Policy) sendmmsg(c *handler.Ctx) handler.Action {
-	flags := c.Arg(3)
-	vec := c.Arg(1)
-	n := int(min(uint64(uint32(c.Arg(2))), maxIov))
+	l, _ := layout(c)
+	vecArg, vlenArg, ok := l.Sized(args.Mmsghdr)
+	if !ok {
+		return handler.Continue() // not a syscall of the model: a bug
+	}
+	flags := argOf(c, l, args.MsgFlags)
+	vec := c.Arg(vecArg)
+	n := int(min(uint64(uint32(c.Arg(vlenArg))), maxIov))
 	if n == 0 {
 		return handler.Continue() // a register: nothing is sent
 	}
