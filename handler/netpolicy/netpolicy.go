@@ -192,7 +192,7 @@ func (p *Policy) connectOrBind(c *handler.Ctx) handler.Action {
 	}
 	family, addr, port, ok := decode(raw)
 	var allowed bool
-	switch v := p.verdict(info); v {
+	switch p.verdict(info) {
 	case passLocal:
 		if info.domain == unix.AF_UNIX {
 			// Never on the process's behalf: the peer would see the
