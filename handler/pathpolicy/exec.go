@@ -150,7 +150,7 @@ func (p *ExecPolicy) interpreter(c *handler.Ctx, fd int) (string, bool) {
 		}
 	}
 	if err := c.AsProcess(read); err != nil {
-		return "", false
+		n = -1 // not confined: read as the supervisor below
 	}
 	if n < 0 {
 		// Execute-only for the process: the kernel still reads the #!
