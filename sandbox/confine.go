@@ -42,8 +42,10 @@ type confiner struct {
 }
 
 func newConfiner(cfg *helperConfig, identity Identity, threads int) *confiner {
+	iso := *cfg.Isolation
+	iso.supervisorThread = true
 	c := &confiner{
-		iso: cfg.Isolation, landlock: cfg.Landlock, layer: cfg.Layer, fsUID: -1, fsGID: -1, threads: max(threads, 1),
+		iso: &iso, landlock: cfg.Landlock, layer: cfg.Layer, fsUID: -1, fsGID: -1, threads: max(threads, 1),
 		work: make(chan func()), stop: make(chan struct{}),
 	}
 	if identity == IdentityUserNamespace {
