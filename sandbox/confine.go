@@ -35,14 +35,14 @@ type confiner struct {
 	fsUID, fsGID int
 	threads      int
 
-	once     sync.Once
-	err      error
+	once sync.Once
+	err  error
 	// free holds the threads ready for work, the last used on top (it
 	// is the one still spinning); avail counts them.
-	mu    sync.Mutex
-	free  []*confinedThread
-	avail chan struct{}
-	spinners atomic.Int32         // threads spinning for work: at most one
+	mu       sync.Mutex
+	free     []*confinedThread
+	avail    chan struct{}
+	spinners atomic.Int32 // threads spinning for work: at most one
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
