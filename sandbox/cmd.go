@@ -41,11 +41,10 @@ const listenerTimeout = 30 * time.Second
 // Register handlers with Handle before Start; a syscall without a handler
 // and not denied runs unsupervised (Landlock still applies).
 //
-// The command runs in a process group of its own, which is killed when the
-// run ends. A command that reads from a terminal therefore needs the
-// terminal's foreground: give it with tcsetpgrp(Process.Pid) after Start
-// and take it back after Wait (cmd/sandlock-go does), or it stops with
-// SIGTTIN.
+// The command runs in a session and process group of its own, which is
+// killed when the run ends. It has no controlling terminal unless Terminal
+// gives it one; it can still read and write a terminal passed as Stdin,
+// Stdout or Stderr (but not take its foreground or open /dev/tty).
 type Cmd struct {
 	// Path is the program; a name without a slash is looked up in PATH.
 	Path string
@@ -63,6 +62,9 @@ type Cmd struct {
 	Policy Policy
 	// ServeOptions tune the dispatch loop (workers, tracing, errors).
 	ServeOptions *handler.Options
+	// Terminal, when not nil, gives the command a new pseudo-terminal as
+	// its controlling terminal, relayed to Stdin and Stdout (terminal.go).
+	Terminal *Terminal
 
 	// Process is the running command after Start.
 	Process *os.Process
@@ -81,6 +83,7 @@ type Cmd struct {
 	pidfd    int
 	waitOnce sync.Once
 	waitErr  error
+	tty      *terminalRun // terminal.go
 }
 
 // Command returns a Cmd to run name with args.
@@ -175,12 +178,20 @@ func (c *Cmd) Start() (err error) {
 	h.ExtraFiles = []*os.File{cfgR, statusW}
 	h.SysProcAttr = &syscall.SysProcAttr{
 		// The command dies with the supervisor, and its whole process
-		// group can be killed when the run ends.
+		// group can be killed when the run ends. A session of its own
+		// keeps it off the supervisor's controlling terminal.
 		Pdeathsig: syscall.SIGKILL,
-		Setpgid:   true,
+		Setsid:    true,
+	}
+	// Terminal (terminal.go): the pseudo-terminal as stdio and ctty.
+	if err := c.openTerminal(h); err != nil {
+		cfgW.Close()
+		statusW.Close()
+		return err
 	}
 	err = h.Start()
 	statusW.Close()
+	c.terminalStarted(err) // terminal.go: relays on, or closed on error
 	if err != nil {
 		cfgW.Close()
 		return fmt.Errorf("sandbox: start helper: %w", err)
@@ -190,6 +201,7 @@ func (c *Cmd) Start() (err error) {
 	fail := func(err error) error {
 		_ = h.Process.Kill()
 		_ = h.Wait()
+		c.closeTerminal()              // terminal.go
 		c.helper, c.Process = nil, nil // reaped: Wait must not touch its pid
 		return err
 	}
@@ -504,8 +516,10 @@ func (c *Cmd) Wait() error {
 	return c.waitErr
 }
 
-// finish stops the dispatch loop and closes the listener.
+// finish stops the dispatch loop and closes the listener, and the
+// terminal (after its last output) if any.
 func (c *Cmd) finish() {
+	c.closeTerminal() // terminal.go
 	if c.cancel != nil {
 		c.cancel()
 		<-c.served

@@ -42,6 +42,9 @@ Flags:
   -o FILE
         Where to write the profile (created or truncated). Required.
         e.g. -o cat.toml
+  --no-pty
+        Do not give PROGRAM a pseudo-terminal of its own when stdin is a
+        terminal (see sandlock-go run --help).
   -h, --help
         Print this help.
 
@@ -52,6 +55,7 @@ Example:
 
 type learnConfig struct {
 	Output  string
+	NoPTY   bool
 	Program []string
 }
 
@@ -61,6 +65,7 @@ func parseLearn(args []string) (*learnConfig, error) {
 	fs.Usage = func() {}
 	cfg := &learnConfig{}
 	fs.StringVar(&cfg.Output, "o", "", "profile file")
+	fs.BoolVar(&cfg.NoPTY, "no-pty", false, "no pseudo-terminal")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -302,7 +307,8 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		OnError: func(err error) { fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err) },
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	err = runForwardingSignals(cmd, stdin, stdout, stderr)
+	useTerminal(cmd, cfg.NoPTY, stdin) // tty.go
+	err = runForwardingSignals(cmd)
 	if cmd.ProcessState == nil {
 		return fail(stderr, fmt.Errorf("learn: %w", err))
 	}

@@ -45,6 +45,9 @@ Flags:
   -o FILE
         Write to FILE instead of stderr (created or truncated).
         e.g. -o cat.trace
+  --no-pty
+        Do not give PROGRAM a pseudo-terminal of its own when stdin is a
+        terminal (see sandlock-go run --help).
   -h, --help
         Print this help.
 
@@ -57,6 +60,7 @@ type traceConfig struct {
 	Syscalls []string // canonical names, in order
 	JSON     bool
 	Output   string // "": stderr
+	NoPTY    bool
 	Program  []string
 }
 
@@ -71,6 +75,7 @@ func parseTrace(args []string, arch *syscalls.Arch) (*traceConfig, error) {
 	list := fs.String("syscalls", defaultFamilies, "syscalls to trace")
 	fs.BoolVar(&cfg.JSON, "json", false, "JSON lines")
 	fs.StringVar(&cfg.Output, "o", "", "output file")
+	fs.BoolVar(&cfg.NoPTY, "no-pty", false, "no pseudo-terminal")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -169,7 +174,8 @@ func traceMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		OnError: func(err error) { fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err) },
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	err = runForwardingSignals(cmd, stdin, stdout, stderr)
+	useTerminal(cmd, cfg.NoPTY, stdin) // tty.go
+	err = runForwardingSignals(cmd)
 	if cerr := rec.Close(); cerr != nil {
 		fmt.Fprintf(stderr, "sandlock-go: trace output: %v\n", cerr)
 	}

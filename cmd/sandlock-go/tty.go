@@ -1,41 +1,30 @@
 package main
 
 import (
+	"io"
 	"os"
-	"os/signal"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/sandbox"
 )
 
-// handTerminal gives the controlling terminal to the program's process
-// group when sandlock-go holds it: the sandbox starts the program in a group
-// of its own, and a background group that reads the terminal is stopped
-// with SIGTTIN. It returns the function that takes the terminal back.
-//
-// The program may have been stopped already by reading before the
-// handover; SIGCONT resumes it.
-func handTerminal(pgid int, files ...any) (restore func()) {
-	for _, f := range files {
-		file, ok := f.(*os.File)
-		if !ok {
-			continue
-		}
-		fd := int(file.Fd())
-		own, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-		if err != nil || own != unix.Getpgrp() {
-			continue // not a terminal, or not ours to give
-		}
-		if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgid); err != nil {
-			return func() {}
-		}
-		_ = unix.Kill(-pgid, unix.SIGCONT)
-		return func() {
-			// sandlock-go is in the background now: without ignoring
-			// SIGTTOU, taking the terminal back would stop it.
-			signal.Ignore(unix.SIGTTOU)
-			defer signal.Reset(unix.SIGTTOU)
-			_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, own)
-		}
+// useTerminal gives cmd a pseudo-terminal of its own when stdin is a
+// terminal, unless noPTY. The sandbox runs the program in a session of its
+// own, where it has no controlling terminal: /dev/tty, job control and
+// window sizes need one, and a terminal of its own keeps what the program
+// types (TIOCSTI) out of the caller's. The sandbox puts the caller's
+// terminal in raw mode for the run and restores it in Wait, which the
+// signal forwarding of runForwardingSignals lets happen on SIGINT and
+// SIGTERM too. The terminal's output goes to the first of stdout and stderr
+// that is a terminal, or else back to stdin's terminal (sandbox.Terminal).
+func useTerminal(cmd *sandbox.Cmd, noPTY bool, stdin io.Reader) {
+	if in, ok := stdin.(*os.File); ok && !noPTY && isTerminal(in) {
+		cmd.Terminal = &sandbox.Terminal{}
 	}
-	return func() {}
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
