@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -349,7 +350,9 @@ func TestTerminalLibrary(t *testing.T) {
 		fds := countFDs(t)
 		// The input is typed, then Ctrl-D ends cat; stty size reports
 		// Terminal.Size.
-		cmd := sandbox.Command("sh", "-c", "read x; echo got=$x; stty size; tty; cat; echo end")
+		ctx, cancel := context.WithTimeout(context.Background(), patience) // a hang guard
+		defer cancel()
+		cmd := sandbox.CommandContext(ctx, "sh", "-c", "read x; echo got=$x; stty size; tty; cat; echo end")
 		cmd.Stdin = strings.NewReader("hello\nmore\n")
 		var out bytes.Buffer
 		cmd.Stdout = &out
