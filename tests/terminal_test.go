@@ -26,6 +26,7 @@ import (
 // and reads what appears on the screen.
 type outerTerminal struct {
 	ptmx, tty *os.File
+	ptmxFD    int           // for ioctls: ptmx.Fd() would make it blocking
 	ttyName   string        // /dev/pts/N
 	initial   *unix.Termios // the slave's mode before the run
 
@@ -51,8 +52,8 @@ const patience = 30 * time.Second
 // rows x cols, stdin, stdout and stderr on it unless stdout is given.
 func startInTerminal(t *testing.T, bin string, rows, cols uint16, stdout *bytes.Buffer, args ...string) *outerTerminal {
 	t.Helper()
-	ptmx, tty := openPty(t)
-	o := &outerTerminal{ptmx: ptmx, tty: tty, wake: make(chan struct{}, 1), readEnd: make(chan struct{}), exited: make(chan struct{})}
+	ptmx, ptmxFD, tty := openPollablePty(t)
+	o := &outerTerminal{ptmx: ptmx, ptmxFD: ptmxFD, tty: tty, wake: make(chan struct{}, 1), readEnd: make(chan struct{}), exited: make(chan struct{})}
 	require.NoError(t, unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}))
 	var err error
 	o.initial, err = unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
@@ -82,6 +83,7 @@ func startInTerminal(t *testing.T, bin string, rows, cols uint16, stdout *bytes.
 	t.Cleanup(func() {
 		ptmx.Close() // ends the reader if the slave is still open
 		<-o.readEnd
+		tty.Close()
 	})
 
 	o.cmd = exec.Command(bin, args...)
@@ -100,6 +102,23 @@ func startInTerminal(t *testing.T, bin string, rows, cols uint16, stdout *bytes.
 		<-o.exited
 	})
 	return o
+}
+
+// openPollablePty opens a pseudo-terminal pair whose master the runtime
+// polls, so that closing it ends a blocked Read.
+func openPollablePty(t *testing.T) (ptmx *os.File, ptmxFD int, tty *os.File) {
+	t.Helper()
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	ptmx = os.NewFile(uintptr(fd), "/dev/ptmx")
+	require.NoError(t, unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
+	require.NoError(t, err)
+	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
+	require.NoError(t, err)
+	return ptmx, fd, tty
 }
 
 // expect waits until the screen shows want, and returns the screen.
@@ -277,7 +296,7 @@ func TestTerminal(t *testing.T) {
 			`stty size; trap 'stty size; exit 0' WINCH; echo ready; while :; do sleep 0.01; done`)
 		o.expect(t, "31 97\r\n")
 		o.expect(t, "ready")
-		require.NoError(t, unix.IoctlSetWinsize(int(o.ptmx.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 42, Col: 101}))
+		require.NoError(t, unix.IoctlSetWinsize(o.ptmxFD, unix.TIOCSWINSZ, &unix.Winsize{Row: 42, Col: 101}))
 		o.expect(t, "42 101\r\n")
 		require.Equal(t, 0, o.wait(t), o.text())
 		o.requireRestored(t)
