@@ -349,6 +349,17 @@ func TestTerminal(t *testing.T) {
 		require.Empty(t, o.pending, "the program typed into the outer terminal; screen %q", o.text())
 	})
 
+	t.Run("TraceLines", func(t *testing.T) {
+		t.Parallel()
+		// sandlock-go's own lines on the raw terminal return the carriage.
+		o := startInTerminal(t, bin, 24, 80, nil, "trace", "--syscalls", "openat", "--", "cat", "/etc/hostname")
+		require.Equal(t, 0, o.wait(t), o.text())
+		screen := o.text()
+		require.Contains(t, screen, `"/etc/hostname", O_RDONLY) = continue`+"\r\n", screen)
+		require.NotRegexp(t, `[^\r]\n`, screen)
+		o.requireRestored(t)
+	})
+
 	t.Run("RedirectedStdout", func(t *testing.T) {
 		t.Parallel()
 		// An output that is not a terminal goes to the program as it is:

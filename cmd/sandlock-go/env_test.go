@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -65,4 +66,15 @@ func TestEnviron(t *testing.T) {
 	// A --setenv before --clearenv is cleared too, as in bubblewrap.
 	require.Equal(t, []string{"D=4"}, environ(base, []envOp{{"setenv", "X", "1"}, {"clearenv", "", ""}, {"setenv", "D", "4"}}))
 	require.Equal(t, []string{"A=1", "B=2", "A=dup", "C=3"}, base, "base changed")
+}
+
+func TestCRLFWriter(t *testing.T) {
+	var b bytes.Buffer
+	w := &crlfWriter{w: &b}
+	for _, s := range []string{"a\n", "\n", "b\r", "\n", "c\r\nd\n\n"} {
+		n, err := w.Write([]byte(s))
+		require.NoError(t, err)
+		require.Equal(t, len(s), n)
+	}
+	require.Equal(t, "a\r\n\r\nb\r\nc\r\nd\r\n\r\n", b.String())
 }

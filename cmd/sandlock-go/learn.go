@@ -289,6 +289,8 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
 		return code
 	}
+	ttyStderr := stderr
+	stderr = rawSafe(cfg.NoPTY, stdin, stderr) // tty.go
 	out, err := os.Create(cfg.Output)
 	if err != nil {
 		return fail(stderr, usagef("-o %s: %v", cfg.Output, unwrapPath(err)))
@@ -307,7 +309,7 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		OnError: func(err error) { fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err) },
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	useTerminal(cmd, cfg.NoPTY, stdin) // tty.go
+	useTerminal(cmd, cfg.NoPTY, stdin, stdout, ttyStderr) // tty.go
 	err = runForwardingSignals(cmd)
 	if cmd.ProcessState == nil {
 		return fail(stderr, fmt.Errorf("learn: %w", err))

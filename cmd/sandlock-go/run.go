@@ -370,6 +370,8 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
 		return code
 	}
+	ttyStderr := stderr
+	stderr = rawSafe(cfg.NoPTY, stdin, stderr) // tty.go
 
 	var tw *audit.Recorder
 	if cfg.Trace != "" {
@@ -396,7 +398,7 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd.ServeOptions.OnError = func(err error) {
 		fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err)
 	}
-	useTerminal(cmd, cfg.NoPTY, stdin) // tty.go
+	useTerminal(cmd, cfg.NoPTY, stdin, stdout, ttyStderr) // tty.go
 
 	err = runForwardingSignals(cmd)
 	if tw != nil {

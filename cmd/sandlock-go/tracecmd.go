@@ -139,6 +139,8 @@ func traceMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
 		return code
 	}
+	ttyStderr := stderr
+	stderr = rawSafe(cfg.NoPTY, stdin, stderr) // tty.go
 	out := stderr
 	if cfg.Output != "" {
 		f, err := os.Create(cfg.Output)
@@ -174,7 +176,7 @@ func traceMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		OnError: func(err error) { fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err) },
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	useTerminal(cmd, cfg.NoPTY, stdin) // tty.go
+	useTerminal(cmd, cfg.NoPTY, stdin, stdout, ttyStderr) // tty.go
 	err = runForwardingSignals(cmd)
 	if cerr := rec.Close(); cerr != nil {
 		fmt.Fprintf(stderr, "sandlock-go: trace output: %v\n", cerr)
