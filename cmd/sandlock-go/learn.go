@@ -45,6 +45,7 @@ Flags:
   --no-pty
         Do not give PROGRAM a pseudo-terminal of its own when stdin is a
         terminal (see sandlock-go run --help).
+        e.g. --no-pty
   -h, --help
         Print this help.
 
