@@ -455,3 +455,62 @@ func readAll(f *os.File) (string, error) {
 	_, err := b.ReadFrom(f)
 	return b.String(), err
 }
+
+// TestTerminalLibraryOuter gives Cmd.Terminal a terminal as Stdin, as
+// cmd/sandlock-go does: raw while the command runs, restored after, also
+// when Start fails; no descriptor or goroutine left behind.
+func TestTerminalLibraryOuter(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		startErr bool
+	}{{"run", false}, {"start-fails", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			fds := countFDs(t)
+			ptmx, _, tty := openPollablePty(t)
+			defer tty.Close()
+			require.NoError(t, unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 5, Col: 55}))
+			before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+			require.NoError(t, err)
+			var screen bytes.Buffer
+			readEnd := make(chan struct{})
+			go func() {
+				defer close(readEnd)
+				_, _ = screen.ReadFrom(ptmx)
+			}()
+
+			program := "sh"
+			args := []string{"-c", "stty -a | head -1; echo done"}
+			if tc.startErr {
+				// Executable, but no format the kernel knows: the
+				// helper's execve fails with ENOEXEC.
+				program = writeFile(t, t.TempDir(), "garbage", "\x00\x01garbage")
+				require.NoError(t, os.Chmod(program, 0o755))
+				args = nil
+			}
+			cmd := sandbox.Command(program, args...)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+			cmd.Terminal = &sandbox.Terminal{}
+			if tc.startErr {
+				require.Error(t, cmd.Start())
+			} else {
+				require.NoError(t, cmd.Run())
+			}
+			after, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+			require.NoError(t, err)
+			require.Equal(t, *before, *after, "the terminal's mode was not restored")
+
+			tty.Close()
+			<-readEnd
+			ptmx.Close()
+			if !tc.startErr {
+				// The new terminal had the outer one's size, and the
+				// outer one was raw: no carriage return added to the
+				// program's "\r\n".
+				require.Contains(t, screen.String(), "rows 5; columns 55;", screen.String())
+				require.Contains(t, screen.String(), "\r\ndone\r\n", screen.String())
+			}
+			require.Equal(t, fds, countFDs(t), listFDs())
+		})
+	}
+}
