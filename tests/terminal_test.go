@@ -514,3 +514,25 @@ func TestTerminalLibraryOuter(t *testing.T) {
 		})
 	}
 }
+
+// TestTerminalEscapee: a process that left the run's process group keeps
+// the terminal open; Wait still returns, after a grace period.
+func TestTerminalEscapee(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), patience) // a hang guard
+	defer cancel()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	cmd := sandbox.CommandContext(ctx, "sh", "-c",
+		`setsid sh -c 'echo $$ > "$0"; exec sleep 60' "$0" & while [ ! -s "$0" ]; do sleep 0.01; done; echo end`, pidFile)
+	cmd.Policy.AllowProcessGroups = true
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Terminal = &sandbox.Terminal{}
+	err := cmd.Run()
+	if data, rerr := os.ReadFile(pidFile); rerr == nil {
+		if pid, perr := strconv.Atoi(strings.TrimSpace(string(data))); perr == nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	require.NoError(t, err)
+	require.Contains(t, out.String(), "end\r\n")
+}
