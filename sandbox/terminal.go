@@ -17,12 +17,14 @@ import (
 // Terminal gives a command a pseudo-terminal of its own: set Cmd.Terminal.
 //
 // The command always runs in a session of its own, so it cannot reach the
-// supervisor's controlling terminal through /dev/tty, take its foreground
-// or push keystrokes into its input with TIOCSTI. With a Terminal, Start
-// opens a new pseudo-terminal and makes it the command's controlling
-// terminal, with the command as its foreground process group: /dev/tty
-// opens, Ctrl-C sends SIGINT to the command, a window size change sends
-// SIGWINCH.
+// supervisor's controlling terminal through /dev/tty or take its
+// foreground. A terminal given to it as Stdin, Stdout or Stderr is still
+// its to read and write (and, with CAP_SYS_ADMIN, to push keystrokes into
+// with TIOCSTI). With a Terminal, Start opens a new pseudo-terminal and
+// makes it the command's controlling terminal, with the command as its
+// foreground process group: /dev/tty opens, Ctrl-C sends SIGINT to the
+// command, a window size change sends SIGWINCH, and what the command
+// pushes into its terminal's input stays there.
 //
 // The command's standard input is the terminal. Its standard output and
 // error are the terminal too, except one whose Cmd field is an *os.File
