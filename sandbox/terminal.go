@@ -34,6 +34,9 @@ import (
 // The supervisor relays both ways while the command runs:
 //   - Cmd.Stdin is copied to the terminal's input; at its end the terminal's
 //     end-of-file character (Ctrl-D) follows. A nil Stdin is an empty one.
+//     An *os.File is polled, and its copy ends with the run. The copy of
+//     another reader ends at its first Read that returns after the run
+//     (unlike exec.Cmd's, Wait does not wait for it).
 //   - What the command writes to the terminal, and the terminal's echo of
 //     its input, is copied to Output.
 //
@@ -273,8 +276,9 @@ func (t *terminalRun) closeFiles() {
 }
 
 // ResizeTerminal sets the window size of the command's terminal; the
-// command's foreground process group gets SIGWINCH. It fails when the Cmd
-// has no Terminal or is not running.
+// command's foreground process group gets SIGWINCH. Call it after Start
+// returned, from any goroutine; it fails when the Cmd has no Terminal or
+// Wait has released it.
 func (c *Cmd) ResizeTerminal(size WindowSize) error {
 	t := c.tty
 	if t == nil {
@@ -348,10 +352,9 @@ func (t *terminalRun) copyInputFile(fd int) {
 	}
 }
 
-// copyInput copies a reader that is not a file to the terminal's input.
-// Like exec.Cmd's copy of a non-file Stdin, it ends at the reader's end, or
-// at the first write after the terminal is closed: Wait does not wait for
-// a reader that blocks.
+// copyInput copies a reader that is not a file to the terminal's input. It
+// ends at the reader's end, or at the first write after the terminal is
+// closed: Wait does not wait for it, as the reader may block forever.
 func (t *terminalRun) copyInput() {
 	if t.input != nil {
 		if _, err := io.Copy(t.master, t.input); err != nil {
