@@ -44,7 +44,9 @@ const listenerTimeout = 30 * time.Second
 // The command runs in a session and process group of its own, which is
 // killed when the run ends. It has no controlling terminal unless Terminal
 // gives it one; it can still read and write a terminal passed as Stdin,
-// Stdout or Stderr (but not take its foreground or open /dev/tty).
+// Stdout or Stderr (but not take its foreground or open /dev/tty). Where
+// the kernel groups tasks by session for CPU time (sched_autogroup_enabled),
+// the command and the supervisor are two such groups.
 type Cmd struct {
 	// Path is the program; a name without a slash is looked up in PATH.
 	Path string
