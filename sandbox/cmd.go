@@ -35,11 +35,12 @@ var (
 // Register handlers with Handle before Start; a syscall without a handler
 // and not denied runs unsupervised (Landlock still applies).
 //
-// The command runs in a process group of its own, which is killed when the
-// run ends. A command that reads from a terminal therefore needs the
-// terminal's foreground: give it with tcsetpgrp(Process.Pid) after Start
-// and take it back after Wait (cmd/sandlock-go does), or it stops with
-// SIGTTIN.
+// The command runs in a session and process group of its own, which is
+// killed when the run ends. It has no controlling terminal unless Terminal
+// gives it one; it can still read and write a terminal passed as Stdin,
+// Stdout or Stderr (but not take its foreground or open /dev/tty). Where
+// the kernel groups tasks by session for CPU time (sched_autogroup_enabled),
+// the command and the supervisor are two such groups.
 type Cmd struct {
 	// Path is the program; a name without a slash is looked up in PATH.
 	Path string
@@ -61,6 +62,9 @@ type Cmd struct {
 	Policy Policy
 	// ServeOptions tune the dispatch loop (workers, tracing, errors).
 	ServeOptions *handler.Options
+	// Terminal, when not nil, gives the command a new pseudo-terminal as
+	// its controlling terminal, relayed to Stdin and Stdout (terminal.go).
+	Terminal *Terminal
 
 	// Process is the running command after Start.
 	Process *os.Process
@@ -81,6 +85,7 @@ type Cmd struct {
 	pidfd    int
 	waitOnce sync.Once
 	waitErr  error
+	tty      *terminalRun // terminal.go
 }
 
 // Command returns a Cmd to run name with args.
@@ -153,7 +158,7 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		return err
 	}
-	c.guard.pgid.Store(int64(l.helper.Process.Pid)) // Setpgid: the group is the helper's
+	c.guard.pgid.Store(int64(l.helper.Process.Pid)) // Setsid: the group is the helper's
 	fd, err := l.listener()
 	if err != nil {
 		return l.abort(c, err)
@@ -382,8 +387,10 @@ func (c *Cmd) Wait() error {
 	return c.waitErr
 }
 
-// finish stops the dispatch loop and closes the listener.
+// finish stops the dispatch loop and closes the listener, and the
+// terminal (after its last output) if any.
 func (c *Cmd) finish() {
+	c.closeTerminal() // terminal.go
 	if c.cancel != nil {
 		c.cancel()
 		<-c.served

@@ -83,6 +83,7 @@ type confinedThread struct {
 	waiting  atomic.Bool   // the caller waits on finished
 	wake     chan struct{} // capacity 1
 	finished chan struct{} // capacity 1
+	exited   chan struct{} // closed when the thread is gone
 }
 
 // do runs fn on a confined thread and waits for it.
@@ -90,6 +91,11 @@ func (c *confiner) do(fn func()) error {
 	c.once.Do(c.start)
 	if c.err != nil {
 		return c.err
+	}
+	select {
+	case <-c.stop:
+		return errConfinerClosed
+	default:
 	}
 	select {
 	case <-c.avail:
@@ -116,9 +122,13 @@ func (c *confiner) do(fn func()) error {
 			if !t.done.Load() {
 				select {
 				case <-t.finished:
-				case <-c.stop:
-					// The thread finishes fn before it stops.
-					<-t.finished
+				case <-t.exited:
+					// The run ended; a job taken before the stop
+					// was finished first.
+					if !t.done.Load() {
+						t.waiting.Store(false)
+						return errConfinerClosed
+					}
 				}
 			}
 			t.waiting.Store(false)
@@ -149,7 +159,7 @@ func (c *confiner) start() {
 	ready := make(chan error, c.threads)
 	for range c.threads {
 		c.wg.Add(1)
-		t := &confinedThread{wake: make(chan struct{}, 1), finished: make(chan struct{}, 1)}
+		t := &confinedThread{wake: make(chan struct{}, 1), finished: make(chan struct{}, 1), exited: make(chan struct{})}
 		go c.thread(t, ready)
 	}
 	for range c.threads {
@@ -167,6 +177,7 @@ func (c *confiner) start() {
 // rather than reuse it with the command's restrictions.
 func (c *confiner) thread(t *confinedThread, ready chan<- error) {
 	defer c.wg.Done()
+	defer close(t.exited)
 	runtime.LockOSThread()
 	if err := c.confineThread(); err != nil {
 		ready <- err

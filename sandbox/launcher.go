@@ -86,9 +86,10 @@ func startHelper(c *Cmd, cfg *helperConfig) (*launcher, error) {
 	h.ExtraFiles = append(append([]*os.File(nil), c.ExtraFiles...), cfgR, statusW)
 	h.SysProcAttr = &syscall.SysProcAttr{
 		// The command dies with the supervisor, and its whole process
-		// group can be killed when the run ends.
+		// group can be killed when the run ends. A session of its own
+		// keeps it off the supervisor's controlling terminal.
 		Pdeathsig: syscall.SIGKILL,
-		Setpgid:   true,
+		Setsid:    true,
 	}
 	if c.Policy.Identity == IdentityUserNamespace {
 		userNamespace(h.SysProcAttr)
@@ -106,7 +107,16 @@ func startHelper(c *Cmd, cfg *helperConfig) (*launcher, error) {
 		h.Path = "/proc/self/fd/" + strconv.Itoa(3+len(h.ExtraFiles))
 		h.ExtraFiles = append(h.ExtraFiles, exe)
 	}
-	if err := h.Start(); err != nil {
+	// The pseudo-terminal as stdio and controlling terminal (terminal.go).
+	if err := c.openTerminal(h); err != nil {
+		cfgW.Close()
+		statusR.Close()
+		return nil, err
+	}
+	err = h.Start()
+	statusW.Close()
+	c.terminalStarted(err) // relays on, or closed on error
+	if err != nil {
 		cfgW.Close()
 		statusR.Close()
 		return nil, fmt.Errorf("sandbox: start helper: %w", err)

@@ -38,6 +38,10 @@ Flags:
   -o FILE
         Where to write the profile (created or truncated). Required.
         e.g. -o cat.toml
+  --no-pty
+        Do not give PROGRAM a pseudo-terminal of its own when stdin is a
+        terminal (see sandlock-go run --help).
+        e.g. --no-pty
   -h, --help
         Print this help.
 
@@ -48,6 +52,7 @@ Example:
 
 type learnConfig struct {
 	Output  string
+	NoPTY   bool
 	Program []string
 }
 
@@ -57,6 +62,7 @@ func parseLearn(args []string) (*learnConfig, error) {
 	fs.Usage = func() {}
 	cfg := &learnConfig{}
 	fs.StringVar(&cfg.Output, "o", "", "profile file")
+	fs.BoolVar(&cfg.NoPTY, "no-pty", false, "no pseudo-terminal")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -238,6 +244,8 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
 		return code
 	}
+	ttyStderr := stderr
+	stderr = rawSafe(cfg.NoPTY, stdin, stderr) // tty.go
 	out, err := os.Create(cfg.Output)
 	if err != nil {
 		return fail(stderr, usagef("-o %s: %v", cfg.Output, unwrapPath(err)))
@@ -256,7 +264,8 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		OnError: func(err error) { fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err) },
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	err = runForwardingSignals(cmd, stdin, stdout, stderr)
+	useTerminal(cmd, cfg.NoPTY, stdin, stdout, ttyStderr) // tty.go
+	err = runForwardingSignals(cmd)
 	if cmd.ProcessState == nil {
 		return fail(stderr, fmt.Errorf("learn: %w", err))
 	}

@@ -27,8 +27,12 @@ import (
 const runUsage = `Usage: sandlock-go run [flags] [--] PROGRAM [ARGS...]
 
 Run PROGRAM under seccomp user-notification supervision. Its exit status is
-PROGRAM's, or 128+N when signal N killed it. SIGINT, SIGTERM, SIGHUP and
-SIGQUIT are passed on to PROGRAM's process group.
+PROGRAM's, or 128+N when signal N killed it. PROGRAM runs in a session of its
+own; SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to its process group.
+When stdin is a terminal, PROGRAM gets a new pseudo-terminal as its
+controlling terminal, relayed to this one (in raw mode for the run, restored
+after; the window size follows): Ctrl-C reaches PROGRAM, /dev/tty works, and
+what PROGRAM types into its terminal stays there.
 
 Flags:
   --on SYSCALL=ACTION
@@ -141,7 +145,12 @@ Flags:
   --workers N
         Handle up to N trapped syscalls at once (default 8, at most 1024).
         e.g. --workers 2
-  -h, --help
+  --no-pty
+        Do not give PROGRAM a pseudo-terminal: it gets this terminal as its
+        stdin, stdout and stderr, but not as its controlling terminal (no
+        /dev/tty, no window size changes; Ctrl-C is passed on as a signal).
+        e.g. --no-pty
+` + envFlagsHelp + `  -h, --help
         Print this help.
 
 Example:
@@ -159,6 +168,8 @@ type runConfig struct {
 	OnException handler.ExceptionPolicy
 	Workers     int    // 0: the default
 	Trace       string // "": none; "-": stderr
+	NoPTY       bool
+	Env         []envOp // --clearenv, --setenv, --unsetenv in order
 	Program     []string
 }
 
@@ -183,6 +194,7 @@ type runFlags struct {
 	allowUnix           stringList
 	trace, onException  string
 	workers             string
+	noPTY               bool
 	policy              policyFlags
 }
 
@@ -204,6 +216,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.trace, "trace", "", "trace file")
 	fs.StringVar(&f.onException, "on-exception", "kill", "exception policy")
 	fs.StringVar(&f.workers, "workers", "", "number of workers")
+	fs.BoolVar(&f.noPTY, "no-pty", false, "no pseudo-terminal")
 	f.policy.declare(fs)
 	return f
 }
@@ -211,13 +224,17 @@ func newRunFlags() *runFlags {
 // parseRun parses the arguments of run. Errors are *usageError, or errHelp.
 func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 	f := newRunFlags()
+	args, envOps, err := splitEnvFlags(f.fs, args) // env.go
+	if err != nil {
+		return nil, err
+	}
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
 		}
 		return nil, usagef("run: %v (see sandlock-go run --help)", err)
 	}
-	cfg := &runConfig{Program: f.fs.Args()}
+	cfg := &runConfig{Program: f.fs.Args(), NoPTY: f.noPTY, Env: envOps}
 
 	handled := map[string]bool{}
 	for _, s := range f.on {
@@ -231,7 +248,6 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 
 	var prof *Profile
 	if f.policy.profile != "" {
-		var err error
 		if prof, err = loadProfile(f.policy.profile); err != nil {
 			return nil, err
 		}
@@ -378,6 +394,7 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 func newCommand(cfg *runConfig, observe func(*handler.Ctx, handler.Action, time.Duration)) (*sandbox.Cmd, error) {
 	cmd := sandbox.Command(cfg.Program[0], cfg.Program[1:]...)
 	cmd.Policy = cfg.Policy
+	cmd.Env = commandEnv(cfg.Env) // env.go
 	for _, r := range cfg.Rules {
 		if err := cmd.Handle(r.Syscall, ruleHandler(r, cfg.OnException)); err != nil {
 			return nil, usagef("--on %s: %v", r, err)
@@ -428,6 +445,8 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
 		return code
 	}
+	ttyStderr := stderr
+	stderr = rawSafe(cfg.NoPTY, stdin, stderr) // tty.go
 
 	var tw *audit.Recorder
 	if cfg.Trace != "" {
@@ -460,8 +479,9 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd.ServeOptions.OnError = func(err error) {
 		fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err)
 	}
+	useTerminal(cmd, cfg.NoPTY, stdin, stdout, ttyStderr) // tty.go
 
-	err = runForwardingSignals(cmd, stdin, stdout, stderr)
+	err = runForwardingSignals(cmd)
 	if tw != nil {
 		if ferr := tw.Flush(); ferr != nil {
 			fmt.Fprintf(stderr, "sandlock-go: --trace %s: %v\n", cfg.Trace, ferr)
@@ -476,17 +496,16 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // runForwardingSignals runs cmd and passes the signals a terminal or a
 // service manager sends to sandlock-go on to the program's process group
-// (the sandbox starts the program in a group of its own). When sandlock-go
-// holds the terminal of one of stdio, the program's group gets it for the
-// run.
-func runForwardingSignals(cmd *sandbox.Cmd, stdio ...any) error {
+// (the sandbox starts the program in a session of its own). sandlock-go
+// itself lives on until the program exits, so that Wait restores the
+// terminal that cmd.Terminal put in raw mode.
+func runForwardingSignals(cmd *sandbox.Cmd) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	defer handTerminal(cmd.Process.Pid, stdio...)()
 	done := make(chan struct{})
 	forwarded := make(chan struct{})
 	go func() {

@@ -45,6 +45,10 @@ Flags:
   -o FILE
         Write to FILE instead of stderr (created or truncated).
         e.g. -o cat.trace
+  --no-pty
+        Do not give PROGRAM a pseudo-terminal of its own when stdin is a
+        terminal (see sandlock-go run --help).
+        e.g. --no-pty
   -h, --help
         Print this help.
 
@@ -57,6 +61,7 @@ type traceConfig struct {
 	Syscalls []string // canonical names, in order
 	JSON     bool
 	Output   string // "": stderr
+	NoPTY    bool
 	Program  []string
 }
 
@@ -71,6 +76,7 @@ func parseTrace(args []string, arch *syscalls.Arch) (*traceConfig, error) {
 	list := fs.String("syscalls", defaultFamilies, "syscalls to trace")
 	fs.BoolVar(&cfg.JSON, "json", false, "JSON lines")
 	fs.StringVar(&cfg.Output, "o", "", "output file")
+	fs.BoolVar(&cfg.NoPTY, "no-pty", false, "no pseudo-terminal")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -134,6 +140,8 @@ func traceMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
 		return code
 	}
+	ttyStderr := stderr
+	stderr = rawSafe(cfg.NoPTY, stdin, stderr) // tty.go
 	out := stderr
 	if cfg.Output != "" {
 		f, err := os.Create(cfg.Output)
@@ -169,7 +177,8 @@ func traceMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		OnError: func(err error) { fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err) },
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	err = runForwardingSignals(cmd, stdin, stdout, stderr)
+	useTerminal(cmd, cfg.NoPTY, stdin, stdout, ttyStderr) // tty.go
+	err = runForwardingSignals(cmd)
 	if cerr := rec.Close(); cerr != nil {
 		fmt.Fprintf(stderr, "sandlock-go: trace output: %v\n", cerr)
 	}
