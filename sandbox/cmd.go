@@ -154,6 +154,7 @@ func (c *Cmd) Start() error {
 		return err
 	}
 	c.guard.pgid.Store(int64(l.helper.Process.Pid)) // Setpgid: the group is the helper's
+	c.confiner.target(l.helper.Process.Pid)
 	fd, err := l.listener()
 	if err != nil {
 		return l.abort(c, err)

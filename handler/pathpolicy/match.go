@@ -35,6 +35,96 @@ func newMatcher(patterns []string) (matcher, error) {
 	return m, nil
 }
 
+// canonical returns the patterns of m with the directories they name
+// through symlinks resolved (see canonicalPattern), each original kept
+// too, so that the rule means the real directory and still covers the
+// symlink's own name.
+func (m matcher) canonical() matcher {
+	var out matcher
+	for _, p := range m.prefixes {
+		out.prefixes = appendNew(out.prefixes, p, canonicalPattern(p))
+	}
+	for _, g := range m.globs {
+		out.globs = appendNew(out.globs, g, canonicalPattern(g))
+	}
+	return out
+}
+
+func appendNew(list []string, values ...string) []string {
+	for _, v := range values {
+		found := false
+		for _, w := range list {
+			found = found || w == v
+		}
+		if !found {
+			list = append(list, v)
+		}
+	}
+	return list
+}
+
+// canonicalPattern resolves the symlinks in the literal leading part of a
+// pattern (the components before the first one with a glob character):
+// the longest prefix of them that exists is replaced by its real path
+// (filepath.EvalSymlinks), the rest is kept. /var/run/x becomes /run/x
+// where /var/run is a symlink to /run, also when x does not exist yet.
+func canonicalPattern(p string) string {
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	literal := len(parts)
+	for i, part := range parts {
+		if strings.ContainsAny(part, "*?[") {
+			literal = i
+			break
+		}
+	}
+	for n := literal; n > 0; n-- {
+		head := "/" + strings.Join(parts[:n], "/")
+		real, err := filepath.EvalSymlinks(head)
+		if err != nil {
+			continue
+		}
+		return filepath.Join(append([]string{real}, parts[n:]...)...)
+	}
+	return p
+}
+
+// beneath reports whether something strictly beneath the clean absolute
+// directory path dir may match m: a prefix below dir, or a glob whose
+// leading components match dir's. Moving dir would move that too.
+func (m matcher) beneath(dir string) bool {
+	for _, pre := range m.prefixes {
+		if dir == "/" || strings.HasPrefix(pre, dir+"/") {
+			return true
+		}
+	}
+	dparts := splitPath(dir)
+	for _, g := range m.globs {
+		gparts := splitPath(g)
+		if len(gparts) <= len(dparts) {
+			continue
+		}
+		match := true
+		for i, d := range dparts {
+			if ok, _ := filepath.Match(gparts[i], d); !ok {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
 func (m matcher) empty() bool { return len(m.prefixes) == 0 && len(m.globs) == 0 }
 
 // match reports whether the clean absolute path p is covered.
