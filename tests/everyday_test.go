@@ -73,3 +73,28 @@ func everydayRun(t *testing.T, wrap []string, script string) string {
 	clean = strings.ReplaceAll(clean, filepath.Base(dir), "DIR")
 	return clean + "\nexit " + strconv.Itoa(status)
 }
+
+// TestEverydayProgramsUnderFilesPolicy: the everyday cases behave as bare
+// under a files policy that allows everything (--allow-path /) and under
+// one that denies an unrelated directory: every file operation then goes
+// through the supervisor (magic links such as /dev/stderr and bash's
+// /dev/fd/63, O_PATH opens of tar, renames, links, chmod, utimes).
+func TestEverydayProgramsUnderFilesPolicy(t *testing.T) {
+	bin := buildCLI(t)
+	unrelated := t.TempDir()
+	for _, policy := range [][]string{{"--allow-path", "/"}, {"--deny-path", unrelated}} {
+		for _, tc := range everydayCases {
+			t.Run(strings.Join(policy, "=")+"/"+tc.name, func(t *testing.T) {
+				for _, prog := range tc.needs {
+					if _, err := exec.LookPath(prog); err != nil {
+						t.Skipf("%s is not installed", prog)
+					}
+				}
+				bare := everydayRun(t, nil, tc.script)
+				wrap := append(append([]string{bin, "run"}, policy...), "--")
+				sandboxed := everydayRun(t, wrap, tc.script)
+				require.Equal(t, bare, sandboxed, "under sandlock-go run %v", policy)
+			})
+		}
+	}
+}

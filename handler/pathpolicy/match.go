@@ -1,6 +1,7 @@
 package pathpolicy
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -14,18 +15,40 @@ type matcher struct {
 	globs    []string
 }
 
+// PatternError is a path pattern a policy cannot take, and why.
+type PatternError struct {
+	Pattern string
+	Err     error
+}
+
+// errNotAbsolute is PatternError.Err for a relative pattern.
+var errNotAbsolute = errors.New("is not absolute")
+
+func (e *PatternError) Error() string {
+	switch {
+	case e.Pattern == "":
+		return "empty path pattern"
+	case errors.Is(e.Err, errNotAbsolute):
+		return fmt.Sprintf("path pattern %q is not absolute", e.Pattern)
+	}
+	return fmt.Sprintf("path pattern %q: %v", e.Pattern, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *PatternError) Unwrap() error { return e.Err }
+
 func newMatcher(patterns []string) (matcher, error) {
 	var m matcher
 	for _, p := range patterns {
 		if p == "" {
-			return m, fmt.Errorf("empty path pattern")
+			return m, &PatternError{Pattern: p, Err: errors.New("empty")}
 		}
 		if !filepath.IsAbs(p) {
-			return m, fmt.Errorf("path pattern %q is not absolute", p)
+			return m, &PatternError{Pattern: p, Err: errNotAbsolute}
 		}
 		if strings.ContainsAny(p, "*?[") {
 			if _, err := filepath.Match(p, "/"); err != nil {
-				return m, fmt.Errorf("path pattern %q: %w", p, err)
+				return m, &PatternError{Pattern: p, Err: err}
 			}
 			m.globs = append(m.globs, filepath.Clean(p))
 			continue
