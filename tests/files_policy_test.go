@@ -22,9 +22,17 @@ const secretContent = "DENIED-SECRET data"
 // one-line report.
 func runAttack(t *testing.T, rules pathpolicy.Rules, dir string, args ...string) string {
 	t.Helper()
+	return runAttackWith(t, rules, nil, dir, args...)
+}
+
+// runAttackWith is runAttack with the sandbox's isolation taking out the
+// syscalls allow (openat2 is ENOSYS by default).
+func runAttackWith(t *testing.T, rules pathpolicy.Rules, allow []string, dir string, args ...string) string {
+	t.Helper()
 	pol, err := pathpolicy.NewOpenPolicy(rules)
 	require.NoError(t, err)
 	cmd := sandbox.Command(buildProgram(t, "fileattack"), args...)
+	cmd.Policy.AllowSyscalls = allow
 	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdin = strings.NewReader("in") // a pipe, for /dev/stdin
@@ -188,4 +196,43 @@ func TestFilesPolicyOPathRace(t *testing.T) {
 	t.Log(out)
 	require.Contains(t, out, "leaked=0")
 	require.NotContains(t, out, "opened=0 ")
+}
+
+// TestFilesPolicyOpenat2: with openat2 allowed again, its resolve flags
+// keep their meaning relative to the process's dirfd (RESOLVE_IN_ROOT
+// makes "/" the dirfd; RESOLVE_BENEATH refuses to leave it), a magic link
+// fails with EXDEV under RESOLVE_BENEATH or RESOLVE_IN_ROOT and with ELOOP
+// under RESOLVE_NO_MAGICLINKS, and an oversized open_how follows the
+// kernel's rule (E2BIG unless the bytes beyond the known struct are zero).
+func TestFilesPolicyOpenat2(t *testing.T) {
+	dir := attackTree(t)
+	rules := pathpolicy.Rules{Deny: []string{filepath.Join(dir, "secret")}}
+	const (
+		noMagic = "0x02"
+		beneath = "0x08"
+		inRoot  = "0x10"
+	)
+	for _, tc := range []struct {
+		dir, path, resolve, extra, want string
+	}{
+		{dir, "allowed/data.txt", "0", "0", `ok read "public"`},
+		{dir, "secret/secret.txt", "0", "0", "refused errno=EACCES"},
+		{dir, "allowed/data.txt", beneath, "0", `ok read "public"`},
+		{dir, "../" + filepath.Base(dir) + "/allowed/data.txt", beneath, "0", "refused errno=EXDEV"},
+		{dir, "/allowed/data.txt", inRoot, "0", `ok read "public"`},
+		{dir, "/secret/secret.txt", inRoot, "0", "refused errno=EACCES"},
+		{dir, "../../../allowed/data.txt", inRoot, "0", `ok read "public"`},
+		{"/proc/self", "fd/0", "0", "0", `ok read "in"`},
+		{"/proc/self", "fd/0", beneath, "0", "refused errno=EXDEV"},
+		{"/proc/self", "fd/0", inRoot, "0", "refused errno=EXDEV"},
+		{"/proc/self", "fd/0", noMagic, "0", "refused errno=ELOOP"},
+		{dir, "allowed/data.txt", "0", "8:0", `ok read "public"`},
+		{dir, "allowed/data.txt", "0", "8:1", "refused errno=E2BIG"},
+		{dir, "allowed/data.txt", "0", "4096:0", "refused errno=E2BIG"},
+		{dir, "allowed/missing", "0", "0", "refused errno=ENOENT"},
+	} {
+		out := runAttackWith(t, rules, []string{"openat2"}, dir, "openat2", tc.dir, tc.path, tc.resolve, tc.extra)
+		t.Log(tc.dir, tc.path, tc.resolve, tc.extra, "->", out)
+		require.Equal(t, "openat2: "+tc.want, out, "%+v", tc)
+	}
 }

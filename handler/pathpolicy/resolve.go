@@ -131,7 +131,7 @@ func (p *OpenPolicy) lookup(c *handler.Ctx, dirfd int32, path string, how lookup
 // RESOLVE_NO_MAGICLINKS), ELOOP for a magic link otherwise, else the
 // kernel's error.
 func (p *OpenPolicy) restrictedMagic(c *handler.Ctx, at int, path string, how lookupHow) unix.Errno {
-	fd, _, errno := p.walkMagic(c, at, path, lookupHow{follow: how.follow, dir: how.dir})
+	fd, _, errno := p.walkMagic(c, at, path, lookupHow{follow: how.follow, dir: how.dir, under: how.under})
 	if fd >= 0 {
 		unix.Close(fd)
 	}

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -217,6 +218,38 @@ var attacks = map[string]func(args []string) string{
 			return refused(err)
 		}
 		return readReport(a[1])
+	},
+	// openat2 DIR PATH RESOLVE EXTRA: openat2(open(DIR), PATH) for
+	// reading with the RESOLVE flags (a number) and an open_how EXTRA
+	// bytes longer than the first one, its last byte EXTRA's value when
+	// EXTRA > 0 ("0:1" means 8 extra bytes, the last one 1).
+	"openat2": func(a []string) string {
+		dir, err := unix.Open(a[0], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return "error " + err.Error()
+		}
+		defer unix.Close(dir)
+		resolve, _ := strconv.ParseUint(a[2], 0, 64)
+		extra, last := 0, 0
+		if x, y, ok := strings.Cut(a[3], ":"); ok {
+			extra, _ = strconv.Atoi(x)
+			last, _ = strconv.Atoi(y)
+		}
+		how := make([]byte, 24+extra)
+		binary.LittleEndian.PutUint64(how[0:], unix.O_RDONLY|unix.O_CLOEXEC)
+		binary.LittleEndian.PutUint64(how[16:], resolve)
+		if extra > 0 {
+			how[len(how)-1] = byte(last)
+		}
+		path := append([]byte(a[1]), 0)
+		fd, _, e := unix.Syscall6(unix.SYS_OPENAT2, uintptr(dir), uintptr(unsafe.Pointer(&path[0])), uintptr(unsafe.Pointer(&how[0])), uintptr(len(how)), 0, 0)
+		runtime.KeepAlive(path)
+		runtime.KeepAlive(how)
+		if e != 0 {
+			return refused(e)
+		}
+		defer unix.Close(int(fd))
+		return readReport("/proc/self/fd/" + strconv.Itoa(int(fd)))
 	},
 	// opath-race ALLOWED DENIED N NEWDIR: O_PATH opens of a path another
 	// thread flips between ALLOWED and DENIED; every descriptor is
