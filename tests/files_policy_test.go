@@ -156,6 +156,7 @@ func TestFilesPolicyAllowedOperations(t *testing.T) {
 	rules := pathpolicy.Rules{Allow: []string{filepath.Join(dir, "allowed")}}
 	a := func(name string) string { return filepath.Join(dir, "allowed", name) }
 	require.NoError(t, os.WriteFile(a("s.txt"), []byte(secretContent), 0o600))
+	require.NoError(t, os.Symlink("allowed", filepath.Join(dir, "alias")))
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -172,6 +173,7 @@ func TestFilesPolicyAllowedOperations(t *testing.T) {
 		{[]string{"unlink", a("h")}, "LEAK unlinked"},
 		{[]string{"opath-reopen", a("data.txt")}, `ok read ""`}, // truncated above through its hard link
 		{[]string{"read", a("missing")}, "errno=ENOENT"},
+		{[]string{"read", filepath.Join(dir, "alias/data.txt")}, `ok read ""`}, // allowed on the canonical path
 		{[]string{"magic", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/fd/0", "/proc/self/fd/1"}, "ok /dev/stdin=ok /dev/stdout=ok /dev/stderr=ok /dev/fd/0=ok /proc/self/fd/1=ok"},
 	} {
 		out := runAttack(t, rules, dir, tc.args...)
@@ -187,15 +189,22 @@ func TestFilesPolicyAllowedOperations(t *testing.T) {
 // a descriptor is mediated on its object: reopening it through
 // /proc/self/fd and linking it anywhere never reaches the denied file.
 func TestFilesPolicyOPathRace(t *testing.T) {
-	dir, allowed, denied := raceFiles(t)
+	dir := attackTree(t)
+	allowed, denied := filepath.Join(dir, "allowed/data.txt"), filepath.Join(dir, "secret/secret.txt")
 	n := "20000"
 	if testing.Short() {
 		n = "2000"
 	}
-	out := runAttack(t, pathpolicy.Rules{Deny: []string{denied}}, dir, "opath-race", allowed, denied, n, dir)
-	t.Log(out)
-	require.Contains(t, out, "leaked=0")
-	require.NotContains(t, out, "opened=0 ")
+	for _, rules := range []pathpolicy.Rules{
+		{Deny: []string{filepath.Join(dir, "secret")}}, // the tree: decided on the path
+		{Deny: []string{denied}},                       // the file: also on its identity
+	} {
+		out := runAttack(t, rules, dir, "opath-race", allowed, denied, n, filepath.Join(dir, "out"))
+		t.Log(rules.Deny, out)
+		require.Contains(t, out, "leaked=0")
+		require.NotContains(t, out, "opened=0 ")
+		require.NotContains(t, out, "links=0 ", "no link was made: the race did not run")
+	}
 }
 
 // TestFilesPolicyOpenat2: with openat2 allowed again, its resolve flags
