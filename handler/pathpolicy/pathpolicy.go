@@ -310,40 +310,50 @@ const continueOPath = -2
 // continueOPath), the canonical path it decided on, and an errno when
 // there is no descriptor.
 func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, string, unix.Errno) {
+	// Reopen the very object that was checked, as the process.
+	flags := int(req.flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY)) | unix.O_CLOEXEC
+	fd, errno := -1, unix.Errno(unix.EACCES)
+	decided := false
+	decide := func(obj int, canon string) {
+		decided = true
+		if errno = p.check(c, obj, canon); errno != 0 {
+			return
+		}
+		switch {
+		case req.flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL:
+			errno = unix.EEXIST
+		case req.flags&unix.O_PATH != 0:
+			fd = continueOPath
+		default:
+			f, err := unix.Open("/proc/self/fd/"+strconv.Itoa(obj), flags, uint32(req.mode))
+			fd, errno = f, errnoOf(err, 0)
+		}
+	}
 	how := lookupHow{
 		follow: req.flags&unix.O_NOFOLLOW == 0,
 		dir:    req.flags&unix.O_DIRECTORY != 0,
 		under:  req.resolve,
+		then:   decide,
 	}
-	obj, canon, errno := p.lookup(c, req.dirfd, path, how)
-	if errno == unix.ENOENT && req.flags&unix.O_CREAT != 0 && req.flags&unix.O_TMPFILE != unix.O_TMPFILE {
+	obj, canon, lerr := p.lookup(c, req.dirfd, path, how)
+	if lerr == unix.ENOENT && req.flags&unix.O_CREAT != 0 && req.flags&unix.O_TMPFILE != unix.O_TMPFILE {
 		return p.create(c, req, path)
 	}
-	if errno == unix.ENOENT {
+	if lerr == unix.ENOENT {
 		return -1, canon, p.missing(c, req.dirfd, path, req.resolve)
 	}
-	if errno != 0 {
-		return -1, canon, errno
+	if lerr != 0 {
+		return -1, canon, lerr
 	}
 	defer unix.Close(obj)
-	if errno := p.check(c, obj, canon); errno != 0 {
-		return -1, canon, errno
+	if !decided {
+		// Reached through a magic link: decide and reopen now.
+		if err := c.AsProcess(func() { decide(obj, canon) }); err != nil {
+			return -1, canon, unix.EACCES
+		}
 	}
-	if req.flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
-		return -1, canon, unix.EEXIST
-	}
-	if req.flags&unix.O_PATH != 0 {
+	if fd == continueOPath {
 		return continueOPath, canon, 0
-	}
-	// Reopen the very object that was checked, as the process.
-	flags := int(req.flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY)) | unix.O_CLOEXEC
-	fd := -1
-	errno = unix.EACCES
-	if err := c.AsProcess(func() {
-		f, err := unix.Open("/proc/self/fd/"+strconv.Itoa(obj), flags, uint32(req.mode))
-		fd, errno = f, errnoOf(err, 0)
-	}); err != nil {
-		return -1, canon, unix.EACCES
 	}
 	if errno != 0 {
 		return -1, canon, errno

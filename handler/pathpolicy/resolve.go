@@ -19,6 +19,10 @@ type lookupHow struct {
 	dir    bool   // the object must be a directory (O_DIRECTORY)
 	empty  bool   // AT_EMPTY_PATH: "" names the dirfd itself
 	under  uint64 // openat2 resolve flags the process gave (openat2 only)
+	// then, when set, runs as the process right after a lookup that
+	// needed no walk, in the same confined call (one thread hand-off
+	// less); the lookup's result is returned as usual.
+	then func(obj int, canon string)
 }
 
 // maxSymlinks is the kernel's bound on symlinks followed in one lookup.
@@ -99,6 +103,9 @@ func (p *OpenPolicy) lookup(c *handler.Ctx, dirfd int32, path string, how lookup
 			return
 		}
 		fd = obj
+		if how.then != nil && !supervisorProc(canon) {
+			how.then(obj, canon)
+		}
 	}); err != nil {
 		return -1, "", unix.EACCES
 	}

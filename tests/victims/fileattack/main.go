@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -251,6 +252,9 @@ var attacks = map[string]func(args []string) string{
 		defer unix.Close(int(fd))
 		return readReport("/proc/self/fd/" + strconv.Itoa(int(fd)))
 	},
+	// bench DIR N [OPS]: time N rounds (of the comma-separated OPS only) of each mediated operation in DIR and
+	// print ns per call.
+	"bench": bench,
 	// opath-race ALLOWED DENIED N NEWDIR: O_PATH opens of a path another
 	// thread flips between ALLOWED and DENIED; every descriptor is
 	// reopened for reading through /proc/self/fd, linked into NEWDIR
@@ -276,6 +280,68 @@ var attacks = map[string]func(args []string) string{
 		}
 		return "ok " + strings.Join(out, " ")
 	},
+}
+
+func bench(a []string) string {
+	dir := a[0]
+	n, _ := strconv.Atoi(a[1])
+	f, g := dir+"/bench-f", dir+"/bench-g"
+	if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+		return "error " + err.Error()
+	}
+	ops := []struct {
+		name string
+		op   func() error
+	}{
+		{"open", func() error {
+			fd, err := unix.Open(f, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+			return err
+		}},
+		{"opath", func() error {
+			fd, err := unix.Open(f, unix.O_PATH|unix.O_CLOEXEC, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+			return err
+		}},
+		{"chmod", func() error { return unix.Fchmodat(unix.AT_FDCWD, f, 0o644, 0) }},
+		{"rename", func() error {
+			if err := unix.Rename(f, g); err != nil {
+				return err
+			}
+			return unix.Rename(g, f)
+		}},
+		{"link+unlink", func() error {
+			if err := unix.Link(f, g); err != nil {
+				return err
+			}
+			return unix.Unlink(g)
+		}},
+		{"/dev/fd/0", func() error {
+			fd, err := unix.Open("/dev/fd/0", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+			return err
+		}},
+	}
+	var out []string
+	for _, o := range ops {
+		if len(a) > 2 && !strings.Contains(","+a[2]+",", ","+o.name+",") {
+			continue
+		}
+		start := time.Now()
+		for range n {
+			if err := o.op(); err != nil {
+				return o.name + " error " + err.Error()
+			}
+		}
+		out = append(out, fmt.Sprintf("%s=%dns", o.name, time.Since(start).Nanoseconds()/int64(n)))
+	}
+	return "ok " + strings.Join(out, " ")
 }
 
 func opathRace(a []string) string {
