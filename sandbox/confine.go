@@ -231,6 +231,12 @@ func (t *confinedThread) next(stop <-chan struct{}, spinners *atomic.Int32) *fun
 // confineThread gives the calling locked thread the command's
 // restrictions, in the helper's order.
 func (c *confiner) confineThread() error {
+	// A file-system context of its own: handlers set the command's
+	// umask (and may change directory) for a call without touching the
+	// supervisor's.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare CLONE_FS: %w", err)
+	}
 	if pid := c.pid.Load(); pid > 0 {
 		if err := enterMountNamespace(int(pid)); err != nil {
 			return fmt.Errorf("mount namespace: %w", err)

@@ -30,6 +30,7 @@ gcc -O1 h.c -o h && ./h; echo "status $?"`},
 	{"tar", []string{"tar", "gzip"}, `mkdir -p src/sub && echo one > src/sub/f && ln -s sub/f src/link && chmod 640 src/sub/f &&
 tar czf a.tgz src && mkdir out && tar xzf a.tgz -C out && ls -lR out | awk '{print $1, $NF}' && cat out/src/link`},
 	{"bash", []string{"bash"}, `bash -c 'cat <(echo process substitution); echo x >/dev/stderr; echo pipeline | tr a-z A-Z | wc -c; exec 3>f3; echo fd3 >&3; cat f3; set -o pipefail; false | true; echo $?' 2>&1`},
+	{"umask", []string{"mkfifo", "python3"}, `for m in 077 000 027; do umask $m; mkdir d$m; touch f$m; mkfifo p$m; python3 -c 'import os; os.close(os.open(".", os.O_TMPFILE|os.O_WRONLY, 0o666))' 2>&1; done; ls -l | cut -c1-10 | sort | uniq -c`},
 	{"go build", []string{"go"}, `printf 'package main\nfunc main(){println("built")}\n' > m.go && printf 'module x\ngo 1.22\n' > go.mod &&
 go build -o m . && ./m 2>&1`},
 }

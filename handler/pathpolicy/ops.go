@@ -120,6 +120,24 @@ func asProcess(c *handler.Ctx, op func() error) unix.Errno {
 	return errno
 }
 
+// creating runs op as the process, with the process's umask: a file,
+// directory, node or socket it makes gets the mode the process's own call
+// would give. The umask is the calling thread's while op runs: the
+// confined threads of the sandbox have file-system contexts of their own;
+// without them (a bare dispatch loop) the supervisor's umask changes for
+// that moment.
+func creating(c *handler.Ctx, op func() error) unix.Errno {
+	mask, err := procfs.Umask(c.Pid())
+	if err != nil {
+		return unix.ESRCH
+	}
+	return asProcess(c, func() error {
+		old := unix.Umask(mask)
+		defer unix.Umask(old)
+		return op()
+	})
+}
+
 // entry is a name in a resolved, open parent directory: what unlink,
 // rename, link, mkdir and the like act on.
 type entry struct {
@@ -329,7 +347,7 @@ func (p *OpenPolicy) make(c *handler.Ctx, dirfd int32, arg int, mode uint32, dev
 	if !p.allowedEntry(c, e) {
 		return e.path, p.errno
 	}
-	return e.path, asProcess(c, func() error {
+	return e.path, creating(c, func() error {
 		if mode&unix.S_IFMT == unix.S_IFDIR {
 			return unix.Mkdirat(e.parent, e.name, mode&0o7777)
 		}
@@ -594,7 +612,7 @@ func (p *OpenPolicy) bind(c *handler.Ctx) handler.Action {
 		return handler.Errno(errnoOf(err, unix.EBADF))
 	}
 	defer unix.Close(sock)
-	errno = asProcess(c, func() error { return bindAt(sock, parent, name) })
+	errno = creating(c, func() error { return bindAt(sock, parent, name) })
 	p.decided(c, e.path, errno)
 	if errno != 0 {
 		return handler.Errno(errno)

@@ -314,6 +314,14 @@ func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, st
 	flags := int(req.flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY)) | unix.O_CLOEXEC
 	fd, errno := -1, unix.Errno(unix.EACCES)
 	decided := false
+	mask := -1 // the process's umask, for a new O_TMPFILE file
+	if req.flags&unix.O_TMPFILE == unix.O_TMPFILE {
+		m, err := procfs.Umask(c.Pid())
+		if err != nil {
+			return -1, "", unix.ESRCH
+		}
+		mask = m
+	}
 	decide := func(obj int, canon string) {
 		decided = true
 		if errno = p.check(c, obj, canon); errno != 0 {
@@ -325,6 +333,10 @@ func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, st
 		case req.flags&unix.O_PATH != 0:
 			fd = continueOPath
 		default:
+			if mask >= 0 {
+				old := unix.Umask(mask)
+				defer unix.Umask(old)
+			}
 			f, err := unix.Open("/proc/self/fd/"+strconv.Itoa(obj), flags, uint32(req.mode))
 			fd, errno = f, errnoOf(err, 0)
 		}
@@ -395,13 +407,12 @@ func (p *OpenPolicy) create(c *handler.Ctx, req openRequest, path string) (int, 
 		return -1, target, p.errno
 	}
 	flags := req.flags | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, errno := -1, unix.Errno(unix.EACCES)
-	if err := c.AsProcess(func() {
+	fd := -1
+	errno = creating(c, func() error {
 		f, err := unix.Openat2(parent, name, &unix.OpenHow{Flags: flags, Mode: req.mode & 0o7777, Resolve: req.resolve | unix.RESOLVE_NO_MAGICLINKS})
-		fd, errno = f, errnoOf(err, 0)
-	}); err != nil {
-		return -1, target, unix.EACCES
-	}
+		fd = f
+		return err
+	})
 	if errno != 0 {
 		return -1, target, errno
 	}
