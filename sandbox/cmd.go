@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,25 @@ func (c *Cmd) Handle(name string, h handler.Handler) error {
 		return ErrStarted
 	}
 	return c.table.RegisterName(name, h)
+}
+
+// HandlePolicy registers p on every syscall it names for the native
+// architecture and adds the syscalls it requires denied in the kernel
+// (handler.KernelDenier) to Policy.Deny, so that nothing that would bypass
+// it stays open while it is active.
+func (c *Cmd) HandlePolicy(p handler.Policy) error {
+	if c.started {
+		return ErrStarted
+	}
+	if err := handler.RegisterPolicy(c.table, p); err != nil {
+		return err
+	}
+	for _, name := range handler.KernelDenies(p, c.table.Arch()) {
+		if !slices.Contains(c.Policy.Deny, name) {
+			c.Policy.Deny = append(c.Policy.Deny, name)
+		}
+	}
+	return nil
 }
 
 // HandleNumber registers h on syscall number nr of the native architecture.

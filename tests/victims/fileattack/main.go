@@ -252,6 +252,17 @@ var attacks = map[string]func(args []string) string{
 		defer unix.Close(int(fd))
 		return readReport("/proc/self/fd/" + strconv.Itoa(int(fd)))
 	},
+	// io-uring: io_uring_setup, whose OPENAT would never reach seccomp.
+	"io-uring": func([]string) string {
+		params := make([]byte, 120) // struct io_uring_params
+		fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params[0])), 0)
+		runtime.KeepAlive(params)
+		if e != 0 {
+			return refused(e)
+		}
+		unix.Close(int(fd))
+		return "LEAK io_uring"
+	},
 	// bench DIR N [OPS]: time N rounds (of the comma-separated OPS only) of each mediated operation in DIR and
 	// print ns per call.
 	"bench": bench,
