@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -154,6 +156,8 @@ func TestFilesPolicyAllowedOperations(t *testing.T) {
 	dir := attackTree(t)
 	rules := pathpolicy.Rules{Allow: []string{filepath.Join(dir, "allowed")}}
 	a := func(name string) string { return filepath.Join(dir, "allowed", name) }
+	_ = runAttack(t, rules, dir, "read", a("data.txt")) // the victim is built
+	fds, goroutines := countFDs(t), runtime.NumGoroutine()
 	require.NoError(t, os.WriteFile(a("s.txt"), []byte(secretContent), 0o600))
 	require.NoError(t, os.Symlink("allowed", filepath.Join(dir, "alias")))
 	for _, tc := range []struct {
@@ -181,6 +185,8 @@ func TestFilesPolicyAllowedOperations(t *testing.T) {
 	}
 	_, err := os.Stat(a("sock"))
 	require.NoError(t, err, "the socket is where the process named it")
+	require.Equal(t, fds, countFDs(t), "descriptors leaked: %s", listFDs())
+	require.LessOrEqual(t, settleGoroutines(goroutines, 2*time.Second), goroutines, "goroutines leaked")
 }
 
 // TestFilesPolicyOPathRace: O_PATH opens are answered Continue, so the
