@@ -194,6 +194,11 @@ func (p *OpenPolicy) object(c *handler.Ctx, dirfd int32, i int, flags int) (int,
 	if errno != 0 {
 		return -1, "", errno
 	}
+	return p.objectAt(c, dirfd, path, flags)
+}
+
+// objectAt is object for a path already read.
+func (p *OpenPolicy) objectAt(c *handler.Ctx, dirfd int32, path string, flags int) (int, string, unix.Errno) {
 	how := lookupHow{follow: flags&unix.AT_SYMLINK_NOFOLLOW == 0, empty: flags&unix.AT_EMPTY_PATH != 0}
 	obj, canon, errno := p.lookup(c, dirfd, path, how)
 	if errno == unix.ENOENT {
@@ -239,15 +244,17 @@ func (p *OpenPolicy) link(c *handler.Ctx, olddir int32, oldArg int, newdir int32
 		if flags&unix.AT_SYMLINK_FOLLOW == 0 {
 			nofollow = unix.AT_SYMLINK_NOFOLLOW
 		}
-		obj, canon, errno := p.object(c, olddir, oldArg, nofollow|flags&unix.AT_EMPTY_PATH)
+		path, errno := readPath(c, oldArg)
+		if errno != 0 {
+			return "", errno
+		}
+		// The check of the object covers a file the deny list names
+		// (its inode) too.
+		obj, canon, errno := p.objectAt(c, olddir, path, nofollow|flags&unix.AT_EMPTY_PATH)
 		if errno != 0 {
 			return canon, errno
 		}
 		defer unix.Close(obj)
-		if !p.movableObject(obj) {
-			return canon, p.errno
-		}
-		path, _ := readPath(c, oldArg)
 		return canon, asProcess(c, func() error {
 			if path == "" {
 				// AT_EMPTY_PATH: the kernel wants the process's
@@ -267,10 +274,6 @@ func (p *OpenPolicy) link(c *handler.Ctx, olddir int32, oldArg int, newdir int32
 	}
 	return src.path, asProcess(c, func() error { return unix.Linkat(src.parent, src.name, dst.parent, dst.name, 0) })
 }
-
-// movableObject reports whether an open object is not a file the deny
-// list names.
-func (p *OpenPolicy) movableObject(obj int) bool { return !p.r.deniedObject(obj) }
 
 func (p *OpenPolicy) symlink(c *handler.Ctx, targetArg int, newdir int32, newArg int) (string, unix.Errno) {
 	target, errno := readPath(c, targetArg)
