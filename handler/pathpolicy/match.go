@@ -24,6 +24,7 @@ type PatternError struct {
 // errNotAbsolute is PatternError.Err for a relative pattern.
 var errNotAbsolute = errors.New("is not absolute")
 
+// Error says which pattern and why.
 func (e *PatternError) Error() string {
 	switch {
 	case e.Pattern == "":
