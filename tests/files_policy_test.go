@@ -93,6 +93,7 @@ func TestFilesPolicyAttacks(t *testing.T) {
 		{"MknodInDenied", deny, []string{"mknod", "secret/fifo"}, absent("secret/fifo")},
 		{"BindInDenied", deny, []string{"bind", "secret/sock"}, absent("secret/sock")},
 		{"InotifyDenied", deny, []string{"inotify", "secret/secret.txt"}, nil},
+		{"FanotifyDenied", deny, []string{"fanotify", "secret/secret.txt"}, nil},
 		{"OPathReopenDenied", deny, []string{"opath-reopen", "secret/secret.txt"}, nil},
 		{"OPathLinkDenied", deny, []string{"opath-link", "secret/secret.txt", "out/x"}, nil},
 		{"LinkIntoAllowed", allow, []string{"link-in", "outside/secret.txt", "allowed/x"}, absent("allowed/x")},
@@ -173,6 +174,7 @@ func TestFilesPolicyAllowedOperations(t *testing.T) {
 		{[]string{"truncate", a("h")}, "LEAK truncated"},
 		{[]string{"utimes", a("data.txt")}, "LEAK utimes"},
 		{[]string{"inotify", a("data.txt")}, "LEAK watched"},
+		{[]string{"fanotify", a("data.txt")}, "LEAK marked"},
 		{[]string{"unlink", a("h")}, "LEAK unlinked"},
 		{[]string{"opath-reopen", a("data.txt")}, `ok read ""`}, // truncated above through its hard link
 		{[]string{"read", a("missing")}, "errno=ENOENT"},

@@ -80,6 +80,10 @@ func (p *OpenPolicy) handleOp(c *handler.Ctx) handler.Action {
 		canon, errno = p.xattr(c)
 	case "inotify_add_watch":
 		return p.inotify(c)
+	case "fanotify_mark":
+		return p.fanotify(c)
+	case "file_setattr":
+		canon, errno = p.fileSetattr(c)
 	case "bind":
 		return p.bind(c)
 	case "execve":
@@ -670,4 +674,87 @@ func (p *OpenPolicy) exec(c *handler.Ctx, dirfd int32, arg int, flags int) handl
 		return handler.Errno(p.errno)
 	}
 	return handler.Continue()
+}
+
+// fanotify_mark flags the policy handles.
+const (
+	fanMarkDontFollow = 0x4
+	fanMarkOnlyDir    = 0x8
+	fanMarkFlush      = 0x80
+)
+
+// fanotify adds (or removes) the mark on the checked object in the
+// process's fanotify group; FAN_MARK_FLUSH names no object.
+func (p *OpenPolicy) fanotify(c *handler.Ctx) handler.Action {
+	a := c.Args()
+	flags, mask := uint32(a[1]), a[2]
+	if flags&fanMarkFlush != 0 {
+		return handler.Continue()
+	}
+	at := 0
+	if flags&fanMarkDontFollow != 0 {
+		at = unix.AT_SYMLINK_NOFOLLOW
+	}
+	var obj int
+	var canon string
+	var errno unix.Errno
+	if a[4] == 0 {
+		// No path: the dirfd itself.
+		obj, canon, errno = fdObject(c, int32(a[3]))
+		if errno == 0 {
+			if e := p.check(c, obj, canon); e != 0 {
+				unix.Close(obj)
+				obj, errno = -1, e
+			}
+		}
+	} else {
+		obj, canon, errno = p.object(c, int32(a[3]), 4, at)
+	}
+	p.decided(c, canon, errno)
+	if errno != 0 {
+		return handler.Errno(errno)
+	}
+	defer unix.Close(obj)
+	if flags&fanMarkOnlyDir != 0 && !isDir(obj) {
+		return handler.Errno(unix.ENOTDIR)
+	}
+	group, err := childFD(c, int(int32(a[0])))
+	if err != nil {
+		return handler.Errno(errnoOf(err, unix.EBADF))
+	}
+	defer unix.Close(group)
+	errno = asProcess(c, func() error {
+		// Through /proc/self/fd: a NULL path wants an open descriptor,
+		// not an O_PATH one.
+		return unix.FanotifyMark(group, uint(flags&^(fanMarkDontFollow|fanMarkOnlyDir)), mask, unix.AT_FDCWD, procSelfFD(obj))
+	})
+	if errno != 0 {
+		return handler.Errno(errno)
+	}
+	return handler.ReturnValue(0)
+}
+
+// fileAttrSizeMax bounds struct file_attr (FILE_ATTR_SIZE_LATEST is 24).
+const fileAttrSizeMax = pageSize
+
+// fileSetattr sets the inode flags (struct file_attr) of the checked
+// object.
+func (p *OpenPolicy) fileSetattr(c *handler.Ctx) (string, unix.Errno) {
+	a := c.Args()
+	size := a[3]
+	if size > fileAttrSizeMax {
+		return "", unix.E2BIG
+	}
+	var attr []byte
+	if size > 0 {
+		b, err := c.Read(a[2], int(size))
+		if err != nil {
+			return "", unix.EFAULT
+		}
+		attr = b
+	}
+	flags := int(a[4])
+	return p.onObject(c, int32(a[0]), 1, flags, func(obj int) error {
+		return fileSetattr(obj, attr, unix.AT_EMPTY_PATH|flags&unix.AT_SYMLINK_NOFOLLOW)
+	})
 }

@@ -145,13 +145,14 @@ var fileSyscalls = []string{
 	"truncate", "chmod", "fchmodat", "fchmodat2", "chown", "lchown", "fchownat",
 	"utime", "utimes", "utimensat", "futimesat",
 	"setxattr", "lsetxattr", "removexattr", "lremovexattr", "setxattrat", "removexattrat",
-	"inotify_add_watch", "bind", "execve", "execveat",
+	"inotify_add_watch", "fanotify_mark", "file_setattr", "bind", "execve", "execveat",
 }
 
 // bypassSyscalls reach files without a path the policy sees: they are
 // denied in the kernel while the policy is active.
 var bypassSyscalls = []string{
 	"open_by_handle_at", "io_uring_setup", "io_uring_enter", "io_uring_register", "uselib",
+	"open_tree", "open_tree_attr",
 }
 
 // Syscalls returns the names the policy must be registered on that exist on
@@ -162,7 +163,8 @@ func (p *OpenPolicy) Syscalls(arch *syscalls.Arch) []string {
 
 // KernelDenies returns the syscalls that would bypass the policy and must
 // be denied in the kernel while it is active: open_by_handle_at (opens by
-// file handle, no path) and io_uring (its OPENAT never reaches seccomp).
+// file handle, no path), io_uring (its OPENAT never reaches seccomp),
+// uselib, and open_tree (a descriptor of a path, opened by the kernel).
 func (p *OpenPolicy) KernelDenies(arch *syscalls.Arch) []string {
 	return existing(arch, bypassSyscalls...)
 }

@@ -192,6 +192,19 @@ var attacks = map[string]func(args []string) string{
 		}
 		return "LEAK watched"
 	},
+	// fanotify PATH: mark a guarded file in an unprivileged fanotify
+	// group.
+	"fanotify": func(a []string) string {
+		fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_REPORT_FID|unix.FAN_CLOEXEC, unix.O_RDONLY)
+		if err != nil {
+			return "error fanotify_init " + errName(err)
+		}
+		defer unix.Close(fd)
+		if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD, unix.FAN_MODIFY|unix.FAN_CLOSE_WRITE, unix.AT_FDCWD, a[0]); err != nil {
+			return refused(err)
+		}
+		return "LEAK marked"
+	},
 	// read PATH: a plain read (the spelling through a symlinked directory).
 	"read": func(a []string) string { return readReport(a[0]) },
 	// opath-reopen PATH: O_PATH open, then reopen for reading through
