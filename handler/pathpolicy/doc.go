@@ -56,9 +56,10 @@
 // renameat2, unlink, unlinkat and rmdir, mkdir, mkdirat, mknod and
 // mknodat, truncate, chmod, fchmodat and fchmodat2, chown, lchown and
 // fchownat, utime, utimes, utimensat and futimesat, setxattr, lsetxattr,
-// removexattr, lremovexattr, setxattrat and removexattrat,
-// inotify_add_watch, bind of a unix socket to a path, and execve and
-// execveat. Each is performed on the process's behalf on the objects that
+// removexattr, lremovexattr, setxattrat and removexattrat, file_setattr,
+// inotify_add_watch and fanotify_mark, bind of a unix socket to a path,
+// and execve and execveat (the list is checked against the
+// syscall-argument model, syscalls/args, on every arch). Each is performed on the process's behalf on the objects that
 // were checked, never answered Continue after a check:
 //
 //   - The parent directory of a name that is made, removed or moved is
@@ -128,9 +129,9 @@
 // execveat with AT_EMPTY_PATH. read, write, mmap, fchmod, ftruncate and
 // fsetxattr refuse O_PATH descriptors in the kernel (EBADF); fstat,
 // readlinkat and fchdir are metadata or lead back to mediated lookups.
-// open_by_handle_at and io_uring would reach files without any of this:
-// KernelDenies names them, to be denied in the kernel while the policy is
-// active.
+// open_by_handle_at, io_uring, uselib and open_tree would reach files
+// without any of this: KernelDenies names them, to be denied in the kernel
+// while the policy is active.
 //
 // # Limits
 //
