@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,6 +114,25 @@ func (c *Cmd) Handle(name string, h handler.Handler) error {
 	return c.table.RegisterName(name, h)
 }
 
+// HandlePolicy registers p on every syscall it names for the native
+// architecture and adds the syscalls it requires denied in the kernel
+// (handler.KernelDenier) to Policy.Deny, so that nothing that would bypass
+// it stays open while it is active.
+func (c *Cmd) HandlePolicy(p handler.Policy) error {
+	if c.started {
+		return ErrStarted
+	}
+	if err := handler.RegisterPolicy(c.table, p); err != nil {
+		return err
+	}
+	for _, name := range handler.KernelDenies(p, c.table.Arch()) {
+		if !slices.Contains(c.Policy.Deny, name) {
+			c.Policy.Deny = append(c.Policy.Deny, name)
+		}
+	}
+	return nil
+}
+
 // HandleNumber registers h on syscall number nr of the native architecture.
 func (c *Cmd) HandleNumber(nr int, h handler.Handler) error {
 	if c.started {
@@ -159,6 +179,7 @@ func (c *Cmd) Start() error {
 		return err
 	}
 	c.guard.pgid.Store(int64(l.helper.Process.Pid)) // Setsid: the group is the helper's
+	c.confiner.target(l.helper.Process.Pid)
 	fd, err := l.listener()
 	if err != nil {
 		return l.abort(c, err)

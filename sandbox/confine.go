@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,10 @@ type confiner struct {
 	// differs from the supervisor's (IdentityUserNamespace), else -1.
 	fsUID, fsGID int
 	threads      int
+	// pid is the command's, once started: the threads enter its mount
+	// namespace, so that paths mean what they mean to the command (its
+	// read-only mounts included).
+	pid atomic.Int64
 
 	once sync.Once
 	err  error
@@ -237,6 +242,17 @@ func (t *confinedThread) next(stop <-chan struct{}, spinners *atomic.Int32) *fun
 // confineThread gives the calling locked thread the command's
 // restrictions, in the helper's order.
 func (c *confiner) confineThread() error {
+	// A file-system context of its own: handlers set the command's
+	// umask (and may change directory) for a call without touching the
+	// supervisor's.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare CLONE_FS: %w", err)
+	}
+	if pid := c.pid.Load(); pid > 0 {
+		if err := enterMountNamespace(int(pid)); err != nil {
+			return fmt.Errorf("mount namespace: %w", err)
+		}
+	}
 	if c.fsUID >= 0 {
 		// Per-thread syscalls: Go's wrappers would change every thread.
 		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
@@ -252,6 +268,41 @@ func (c *confiner) confineThread() error {
 		return err
 	}
 	return c.layer.restrictThread()
+}
+
+// target names the command, before the first do.
+func (c *confiner) target(pid int) { c.pid.Store(int64(pid)) }
+
+// enterMountNamespace moves the calling (locked) thread into the mount
+// namespace of process pid when it differs from the thread's: the thread
+// gets a file-system context of its own first (unshare(CLONE_FS)), and
+// its root and working directory become that namespace's root. It needs
+// CAP_SYS_ADMIN, which the supervisor has whenever the helper could make
+// the namespace.
+func enterMountNamespace(pid int) error {
+	var self, theirs unix.Stat_t
+	ns := "/proc/" + strconv.Itoa(pid) + "/ns/mnt"
+	if err := unix.Stat(ns, &theirs); err != nil {
+		return fmt.Errorf("stat %s: %w", ns, err)
+	}
+	if err := unix.Stat("/proc/thread-self/ns/mnt", &self); err != nil {
+		return fmt.Errorf("stat own mount namespace: %w", err)
+	}
+	if self.Ino == theirs.Ino && self.Dev == theirs.Dev {
+		return nil
+	}
+	fd, err := unix.Open(ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", ns, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare CLONE_FS: %w", err)
+	}
+	if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("setns: %w", err)
+	}
+	return nil
 }
 
 // close ends the threads; later calls of do fail.

@@ -125,10 +125,10 @@ func (l *learner) add(set map[string]bool, s string) {
 
 // register puts the learner's handlers on cmd.
 func (l *learner) register(cmd *sandbox.Cmd, arch *syscalls.Arch) error {
-	router := &openRouter{files: l.filesPolicy, dirs: l.dirPolicy}
+	router := pathpolicy.NewRouter(l.filesPolicy, l.dirPolicy)
 	opens := handler.Func(func(c *handler.Ctx) handler.Action {
 		lex := lexicalPath(c)
-		dirs := router.toDirs(c)
+		dirs := router.ToDirs(c)
 		a := router.Handle(c)
 		if lex != "" {
 			if st, err := os.Stat(lex); dirs || err == nil && st.IsDir() {

@@ -1,14 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
@@ -65,7 +64,7 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 	} {
 		for _, v := range c.values {
 			if _, err := pathpolicy.NewOpenPolicy(c.rules(v)); err != nil {
-				return nil, usagef("%s: %v", flagValue(c.flag, v), policyError(err, v))
+				return nil, usagef("%s: %v", flagValue(c.flag, v), patternError(err))
 			}
 		}
 	}
@@ -84,24 +83,39 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 	add := func(flag string, names []string, h handler.Handler) {
 		regs = append(regs, registration{flag: flag, syscalls: names, h: h})
 	}
+	// addPolicy registers a handler.Policy on its syscalls, and what
+	// would bypass it (handler.KernelDenier) in the kernel deny list.
+	addPolicy := func(flag string, p handler.Policy) {
+		reg := registration{flag: flag, syscalls: p.Syscalls(arch), h: p}
+		if denies := handler.KernelDenies(p, arch); len(denies) > 0 {
+			reg.kernel = func(sp *sandbox.Policy) {
+				for _, n := range denies {
+					if !slices.Contains(sp.Deny, n) {
+						sp.Deny = append(sp.Deny, n)
+					}
+				}
+			}
+		}
+		regs = append(regs, reg)
+	}
 
-	// Opens.
+	// Files.
 	if prof != nil {
 		files, err := pathpolicy.NewOpenPolicy(exactly(append(slices.Clone(f.allowPath), prof.Open.Files...), f.denyPath))
 		if err != nil {
-			return nil, usagef("--profile %s: open.files: %v", f.profile, policyError(err, ""))
+			return nil, usagef("--profile %s: open.files: %v", f.profile, patternError(err))
 		}
 		dirs, err := pathpolicy.NewOpenPolicy(exactly(append(slices.Clone(f.allowPath), prof.Open.Dirs...), f.denyPath))
 		if err != nil {
-			return nil, usagef("--profile %s: open.dirs: %v", f.profile, policyError(err, ""))
+			return nil, usagef("--profile %s: open.dirs: %v", f.profile, patternError(err))
 		}
-		add("--profile", files.Syscalls(arch), &openRouter{files: files, dirs: dirs})
+		addPolicy("--profile", pathpolicy.NewRouter(files, dirs))
 	} else if len(f.allowPath)+len(f.denyPath) > 0 {
 		p, err := pathpolicy.NewOpenPolicy(pathpolicy.Rules{Allow: f.allowPath, Deny: f.denyPath})
 		if err != nil {
-			return nil, usagef("--allow-path/--deny-path: %v", policyError(err, ""))
+			return nil, usagef("--allow-path/--deny-path: %v", patternError(err))
 		}
-		add("--allow-path/--deny-path", p.Syscalls(arch), p)
+		addPolicy("--allow-path/--deny-path", p)
 	}
 
 	// Execs.
@@ -114,9 +128,9 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		}
 		p, err := pathpolicy.NewExecPolicy(rules)
 		if err != nil {
-			return nil, usagef("--profile %s: exec.paths: %v", f.profile, policyError(err, ""))
+			return nil, usagef("--profile %s: exec.paths: %v", f.profile, patternError(err))
 		}
-		add(flag, p.Syscalls(arch), p)
+		addPolicy(flag, p)
 		// Landlock's execute right under it: race-free, and it also
 		// covers the #! interpreters and dynamic loaders the kernel
 		// opens (see docs/security.md).
@@ -226,6 +240,17 @@ func flagValue(flag, v string) string {
 	return flag + " " + v
 }
 
+// patternError is the message of a path policy error: the pattern and
+// why, without the library's context, which the flag in front of it
+// replaces.
+func patternError(err error) error {
+	var pe *pathpolicy.PatternError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return err
+}
+
 // policyError is the message of a library error about value, without
 // the prefixes ("open policy: allow: ", `connect rule "x": `) that the
 // flag and value in front of it replace.
@@ -236,34 +261,4 @@ func policyError(err error, value string) string {
 		s = strings.TrimPrefix(s, p)
 	}
 	return s
-}
-
-// openRouter sends opens with O_DIRECTORY (opendir) to one policy and
-// other opens to another. The flags of open and openat are in registers,
-// which the process cannot change after the trap, so the choice cannot be
-// raced; openat2's are in memory, so openat2 and creat always go to files.
-// This keeps a profile exact for files: pathpolicy rules cover everything
-// beneath a directory they name, which is what a directory listing needs
-// but must not extend to the files in it.
-type openRouter struct {
-	files, dirs handler.Handler
-}
-
-func (r *openRouter) Handle(c *handler.Ctx) handler.Action {
-	if r.toDirs(c) {
-		return r.dirs.Handle(c)
-	}
-	return r.files.Handle(c)
-}
-
-// toDirs reports whether c is an open or openat with O_DIRECTORY (which
-// O_TMPFILE includes).
-func (r *openRouter) toDirs(c *handler.Ctx) bool {
-	switch c.SyscallName() {
-	case "open":
-		return c.Arg(1)&unix.O_DIRECTORY != 0
-	case "openat":
-		return c.Arg(2)&unix.O_DIRECTORY != 0
-	}
-	return false
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
@@ -84,6 +83,16 @@ func regSyscalls(regs []registration) map[string][]string {
 	return m
 }
 
+// filesSyscalls are the syscalls of a files policy on arch.
+func filesSyscalls(t *testing.T, arch *syscalls.Arch) []string {
+	p, err := pathpolicy.NewOpenPolicy(pathpolicy.Rules{})
+	require.NoError(t, err)
+	names := p.Syscalls(arch)
+	require.Contains(t, names, "renameat2")
+	require.Contains(t, names, "linkat")
+	return names
+}
+
 func TestParseRunPolicies(t *testing.T) {
 	cfg, err := parseRun([]string{
 		"--allow-path", "/usr", "--deny-path", "/etc/shadow", "--allow-exec", "/usr/bin",
@@ -92,7 +101,7 @@ func TestParseRunPolicies(t *testing.T) {
 	}, syscalls.X86_64)
 	require.NoError(t, err)
 	require.Equal(t, map[string][]string{
-		"*pathpolicy.OpenPolicy": {"open", "openat", "openat2", "creat"},
+		"*pathpolicy.OpenPolicy": filesSyscalls(t, syscalls.X86_64),
 		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
 		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
 		// --allow-bind not given: bind is free.
@@ -104,6 +113,8 @@ func TestParseRunPolicies(t *testing.T) {
 	require.Equal(t, []uint16{80}, cfg.Policy.TCPConnectPorts)
 	require.Nil(t, cfg.Policy.TCPBindPorts)
 	require.Equal(t, []string{"/usr/bin"}, cfg.Policy.ExecPaths)
+	// What would bypass the files policy is denied in the kernel.
+	require.Subset(t, cfg.Policy.Deny, []string{"open_by_handle_at", "io_uring_setup", "io_uring_enter", "io_uring_register"})
 	// The --on rule stays first in the chain of openat.
 	require.Equal(t, "openat=continue", cfg.Rules[0].String())
 
@@ -123,7 +134,7 @@ func TestParseRunPolicies(t *testing.T) {
 	cfg, err = parseRun([]string{"--deny-path", "/etc/shadow", "--max-processes", "2", "true"}, syscalls.AArch64)
 	require.NoError(t, err)
 	require.Equal(t, map[string][]string{
-		"*pathpolicy.OpenPolicy": {"openat", "openat2"},
+		"*pathpolicy.OpenPolicy": filesSyscalls(t, syscalls.AArch64),
 		"*proclimit.Limiter":     {"clone", "clone3", "setsid", "setpgid"},
 	}, regSyscalls(cfg.Policies))
 
@@ -150,7 +161,7 @@ max = 3
 	cfg, err := parseRun([]string{"--profile", p, "--allow-path", "/tmp", "true"}, syscalls.X86_64)
 	require.NoError(t, err)
 	require.Equal(t, map[string][]string{
-		"*main.openRouter":       {"open", "openat", "openat2", "creat"},
+		"*pathpolicy.Router":     filesSyscalls(t, syscalls.X86_64),
 		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
 		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
 		"*netpolicy.Policy":      {"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt", "bind"}, // both, even with no binds: none allowed
@@ -158,13 +169,13 @@ max = 3
 	require.Equal(t, []uint16{80}, cfg.Policy.TCPConnectPorts)
 	require.Equal(t, []uint16{}, cfg.Policy.TCPBindPorts, "no bind rule: Landlock allows no TCP bind")
 	require.Equal(t, []string{}, cfg.Policy.ExecPaths, "no exec path: only the program itself executes")
-	var router *openRouter
+	var router *pathpolicy.Router
 	for _, r := range cfg.Policies {
-		if o, ok := r.h.(*openRouter); ok {
+		if o, ok := r.h.(*pathpolicy.Router); ok {
 			router = o
 		}
 	}
-	files, dirs := router.files.(*pathpolicy.OpenPolicy), router.dirs.(*pathpolicy.OpenPolicy)
+	files, dirs := router.Files().(*pathpolicy.OpenPolicy), router.Dirs().(*pathpolicy.OpenPolicy)
 	require.True(t, files.Allowed("/etc/hostname"))
 	require.True(t, files.Allowed("/tmp/x"), "--allow-path adds to the profile")
 	require.False(t, files.Allowed("/etc/passwd"))
@@ -180,9 +191,9 @@ max = 3
 	var haveLimit bool
 	for _, r := range cfg.Policies {
 		switch h := r.h.(type) {
-		case *openRouter:
-			require.False(t, h.files.(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
-			require.False(t, h.dirs.(*pathpolicy.OpenPolicy).Allowed("/"))
+		case *pathpolicy.Router:
+			require.False(t, h.Files().(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
+			require.False(t, h.Dirs().(*pathpolicy.OpenPolicy).Allowed("/"))
 		case *proclimit.Limiter:
 			haveLimit = true
 		}
@@ -192,8 +203,8 @@ max = 3
 	cfg, err = parseRun([]string{"--profile", p, "--max-processes", "9", "--deny-path", "/etc/hostname", "true"}, syscalls.X86_64)
 	require.NoError(t, err)
 	for _, r := range cfg.Policies {
-		if h, ok := r.h.(*openRouter); ok {
-			require.False(t, h.files.(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
+		if h, ok := r.h.(*pathpolicy.Router); ok {
+			require.False(t, h.Files().(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
 		}
 	}
 }
@@ -209,49 +220,6 @@ func ctxFor(t *testing.T, name string, args [6]uint64) *handler.Ctx {
 	n.Data.Nr, n.Data.Arch, n.Data.Args = int32(nr), arch.AuditArch(), args
 	n.ID = fake.Push(n)
 	return handler.NewTestCtx(n, fake)
-}
-
-type nameHandler string
-
-func (n nameHandler) Handle(*handler.Ctx) handler.Action {
-	if n == "dirs" {
-		return handler.ReturnValue(2)
-	}
-	return handler.ReturnValue(1)
-}
-
-// TestOpenRouter: the route depends on O_DIRECTORY in the flags register
-// of open and openat only.
-func TestOpenRouter(t *testing.T) {
-	r := &openRouter{files: nameHandler("files"), dirs: nameHandler("dirs")}
-	atFDCWD := uint64(0xffffff9c)
-	tests := []struct {
-		name string
-		args [6]uint64
-		want int64
-	}{
-		{"openat", [6]uint64{atFDCWD, 0, unix.O_RDONLY}, 1},
-		{"openat", [6]uint64{atFDCWD, 0, unix.O_RDONLY | unix.O_DIRECTORY}, 2},
-		{"openat", [6]uint64{atFDCWD, 0, unix.O_RDWR | unix.O_TMPFILE}, 2},
-		{"openat", [6]uint64{atFDCWD, 0, unix.O_RDONLY, unix.O_DIRECTORY}, 1}, // the mode, not the flags
-		{"openat2", [6]uint64{atFDCWD, 0, unix.O_DIRECTORY, 24}, 1},           // flags in memory: files
-	}
-	if _, err := syscalls.Native().Number("open"); err == nil {
-		tests = append(tests,
-			struct {
-				name string
-				args [6]uint64
-				want int64
-			}{"open", [6]uint64{0, unix.O_DIRECTORY}, 2},
-			struct {
-				name string
-				args [6]uint64
-				want int64
-			}{"creat", [6]uint64{0, unix.O_DIRECTORY}, 1})
-	}
-	for _, tc := range tests {
-		require.Equal(t, handler.ReturnValue(tc.want), r.Handle(ctxFor(t, tc.name, tc.args)), "%s %v", tc.name, tc.args)
-	}
 }
 
 func TestLexicalPath(t *testing.T) {

@@ -47,14 +47,107 @@
 // supervisor's own directory and is refused by the rule above. Magic links
 // (/proc/PID/fd/N, /proc/self/cwd) are refused as before (ELOOP).
 //
+// # Every path operation, not only opens
+//
+// A policy guards files beneath paths, and files are reached by more than
+// open. OpenPolicy is registered (Syscalls) on every operation that names
+// a file by path on the arch: the open family (open, openat, openat2,
+// creat), link and linkat, symlink and symlinkat, rename, renameat and
+// renameat2, unlink, unlinkat and rmdir, mkdir, mkdirat, mknod and
+// mknodat, truncate, chmod, fchmodat and fchmodat2, chown, lchown and
+// fchownat, utime, utimes, utimensat and futimesat, setxattr, lsetxattr,
+// removexattr, lremovexattr, setxattrat and removexattrat, file_setattr,
+// inotify_add_watch and fanotify_mark, bind of a unix socket to a path,
+// and execve and execveat (the list is checked against the
+// syscall-argument model, syscalls/args, on every arch). Each is performed on the process's behalf on the objects that
+// were checked, never answered Continue after a check:
+//
+//   - The parent directory of a name that is made, removed or moved is
+//     resolved (openat2 O_PATH, RESOLVE_NO_MAGICLINKS, relative to the
+//     process's working directory or dirfd taken from /proc/PID), its
+//     canonical path joined with the name is checked, and the operation
+//     runs on that directory descriptor: unlinkat, mkdirat, mknodat,
+//     symlinkat, linkat, renameat2 (both ends), bind in that directory.
+//   - An object whose content or attributes change (truncate, chmod,
+//     chown, utimes, xattrs, a watch, a link with AT_SYMLINK_FOLLOW or
+//     AT_EMPTY_PATH) is resolved to an O_PATH descriptor, checked like an
+//     open, and acted on through that descriptor (fchmodat2 and fchownat
+//     with AT_EMPTY_PATH, truncate and setxattr of /proc/self/fd/N).
+//
+// Decisions are made on the object: what is removed, moved or linked must
+// be allowed where it is, and where it goes; a file the deny list names
+// exactly is also known by its inode (no new name for it, whatever the
+// directory); a directory that moves may not carry a denied tree beneath
+// it (renaming /data when /data/secret is denied), nor land where one
+// would be. So nothing inside a denied tree is linked or renamed out,
+// nothing outside an allowed tree is linked or renamed in, and nothing
+// leaves an allowed tree by rename. A symlink is made as asked: its target
+// is a string, decided when something follows it.
+//
+// Every operation runs as the process (handler.Ctx.AsProcess): its
+// identity, capabilities and Landlock layers, in its mount namespace (the
+// sandbox's confined threads enter it), with its umask for what it
+// creates; so the kernel checks it as it would the process's own call.
+//
+// Rules are resolved when loaded: a rule written through a symlinked
+// directory (/var/run/x where /var/run is /run) also names the real
+// directory; globs stay globs, their literal leading directories resolved.
+// Allow and Deny are decided on canonical paths only.
+//
+// # Magic links to descriptors
+//
+// /dev/stdin, /dev/fd/N, /proc/self/fd/N and the like name a descriptor
+// the process holds. The kernel resolves them for the process; the
+// supervisor must not (its /proc/self is its own, and following a magic
+// link would escape RESOLVE_NO_MAGICLINKS). When a lookup fails on a
+// magic link, the path is walked one component at a time as the process,
+// symlinks read and followed by the walk, /proc/self and
+// /proc/thread-self meaning the process; a /proc/PID/fd/N link of a
+// process of the run is opened O_PATH by the supervisor (never one of the
+// supervisor or a stranger), and the object it names is checked like any
+// open and reopened, as the process, with the requested flags. An object
+// with no path (pipe, socket, anonymous inode, memfd) is already the
+// process's: it reopens as the kernel allows. Other magic links (cwd,
+// root, exe) stay refused (ELOOP). With openat2, RESOLVE_BENEATH and
+// RESOLVE_IN_ROOT make a magic link fail with EXDEV and
+// RESOLVE_NO_MAGICLINKS with ELOOP, as in the kernel; the resolve flags
+// apply relative to the process's dirfd; an open_how larger than the
+// kernel's is E2BIG unless the extra bytes are zero.
+//
+// # O_PATH
+//
+// SECCOMP_IOCTL_NOTIF_ADDFD refuses O_PATH files, so an O_PATH open is
+// checked and then answered Continue: the kernel opens the path again and,
+// if another thread changed it meanwhile, the descriptor may name a denied
+// object. That race is accepted because an O_PATH descriptor gives no
+// access by itself, and every use of one is mediated on its object: a
+// *at call relative to it (the dirfd is the process's; the path is
+// resolved from it and the object checked), a reopen through
+// /proc/self/fd/N or /dev/fd/N (checked as an open, above), a linkat with
+// AT_EMPTY_PATH or of /proc/self/fd/N with AT_SYMLINK_FOLLOW (the object
+// is checked), fchownat, fchmodat2 and utimensat with AT_EMPTY_PATH, and
+// execveat with AT_EMPTY_PATH. read, write, mmap, fchmod, ftruncate and
+// fsetxattr refuse O_PATH descriptors in the kernel (EBADF); fstat,
+// readlinkat and fchdir are metadata or lead back to mediated lookups.
+// open_by_handle_at, io_uring, uselib and open_tree would reach files
+// without any of this: KernelDenies names them, to be denied in the kernel
+// while the policy is active.
+//
 // # Limits
 //
-// The supervisor opens files with its own credentials: run it as the same
-// user as the sandboxed process (or add Landlock rules). stat, access and
-// similar metadata syscalls are not covered. The exec policy (ExecPolicy)
-// cannot be made race-free with seccomp user notification: execve must be
-// answered Continue to run, and the kernel reads the path again. It stops
-// programs that exec a denied path plainly; against a hostile process,
-// enforce exec with Landlock (read-only rules grant execute only beneath
-// the listed paths).
+// stat, access, readlink, getxattr, listxattr and similar metadata
+// syscalls are not covered: they reveal names and attributes, not
+// contents. A hard link made before the policy (or by a process outside
+// the run) is another name of the same file: only a file the deny list
+// names exactly is recognised by its inode. Extended attributes of a
+// symlink itself (lsetxattr on a symlink) are refused with EPERM. A socket
+// bound on the process's behalf has its name relative to the directory
+// (getsockname returns the last component). exec cannot be made race-free
+// with seccomp user notification: execve must be answered Continue, and
+// the kernel reads the path again; OpenPolicy refuses an exec of a denied
+// file (and of a descriptor's object that an open would refuse), which
+// stops programs that exec a denied path plainly; against a hostile
+// process, enforce exec with Landlock (read-only rules grant execute only
+// beneath the listed paths). ExecPolicy decides which programs may run,
+// with the same limit.
 package pathpolicy

@@ -46,6 +46,8 @@ func compile(r Rules) (rules, error) {
 	if err != nil {
 		return rules{}, fmt.Errorf("deny: %w", err)
 	}
+	// Rules mean real directories: /var/run/x is /run/x.
+	allow, deny = allow.canonical(), deny.canonical()
 	files := map[fileID]string{}
 	for _, p := range deny.prefixes {
 		var st unix.Stat_t
@@ -132,11 +134,45 @@ func (p *OpenPolicy) WithInRun(inRun func(pid int) bool) *OpenPolicy {
 // Allowed reports whether the policy allows the clean absolute path.
 func (p *OpenPolicy) Allowed(path string) bool { return p.r.allowed(path) }
 
-// Syscalls returns the names the policy must be registered on that exist on
-// arch (nil means native).
-func (p *OpenPolicy) Syscalls(arch *syscalls.Arch) []string {
-	return existing(arch, "open", "openat", "openat2", "creat")
+// fileSyscalls are the syscalls that reach a file by path, or by a
+// descriptor that an O_PATH open may have given (fd-relative calls with
+// AT_EMPTY_PATH, execveat), and that the policy performs or decides.
+var fileSyscalls = []string{
+	"open", "openat", "openat2", "creat",
+	"link", "linkat", "symlink", "symlinkat",
+	"rename", "renameat", "renameat2",
+	"unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "mknod", "mknodat",
+	"truncate", "chmod", "fchmodat", "fchmodat2", "chown", "lchown", "fchownat",
+	"utime", "utimes", "utimensat", "futimesat",
+	"setxattr", "lsetxattr", "removexattr", "lremovexattr", "setxattrat", "removexattrat",
+	"inotify_add_watch", "fanotify_mark", "file_setattr", "bind", "execve", "execveat",
 }
+
+// bypassSyscalls reach files without a path the policy sees: they are
+// denied in the kernel while the policy is active.
+var bypassSyscalls = []string{
+	"open_by_handle_at", "io_uring_setup", "io_uring_enter", "io_uring_register", "uselib",
+	"open_tree", "open_tree_attr",
+}
+
+// Syscalls returns the names the policy must be registered on that exist on
+// arch (nil means native): every file operation by path.
+func (p *OpenPolicy) Syscalls(arch *syscalls.Arch) []string {
+	return existing(arch, fileSyscalls...)
+}
+
+// KernelDenies returns the syscalls that would bypass the policy and must
+// be denied in the kernel while it is active: open_by_handle_at (opens by
+// file handle, no path), io_uring (its OPENAT never reaches seccomp),
+// uselib, and open_tree (a descriptor of a path, opened by the kernel).
+func (p *OpenPolicy) KernelDenies(arch *syscalls.Arch) []string {
+	return existing(arch, bypassSyscalls...)
+}
+
+var (
+	_ handler.Policy       = (*OpenPolicy)(nil)
+	_ handler.KernelDenier = (*OpenPolicy)(nil)
+)
 
 func existing(arch *syscalls.Arch, names ...string) []string {
 	if arch == nil {
@@ -163,6 +199,16 @@ type openRequest struct {
 // sizeofOpenHow is the size of struct open_how the kernel first shipped.
 const sizeofOpenHow = 24
 
+// pageSize bounds an extensible struct (copy_struct_from_user).
+const pageSize = 4096
+
+// knownResolve are the RESOLVE_* flags the kernel knows.
+const knownResolve = unix.RESOLVE_NO_XDEV | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_SYMLINKS |
+	unix.RESOLVE_BENEATH | unix.RESOLVE_IN_ROOT | resolveCached
+
+// resolveCached is RESOLVE_CACHED (Linux 5.12), missing from x/sys.
+const resolveCached = 0x20
+
 func (p *OpenPolicy) request(c *handler.Ctx) (openRequest, unix.Errno) {
 	a := c.Args()
 	switch c.SyscallName() {
@@ -173,26 +219,53 @@ func (p *OpenPolicy) request(c *handler.Ctx) (openRequest, unix.Errno) {
 	case "openat":
 		return openRequest{dirfd: int32(a[0]), pathArg: 1, flags: a[2], mode: a[3]}, 0
 	case "openat2":
-		if a[3] < sizeofOpenHow {
+		// As the kernel's copy_struct_from_user: too small is EINVAL,
+		// more than a page E2BIG, and bytes beyond the struct this
+		// kernel knows must be zero, else E2BIG.
+		size := a[3]
+		if size < sizeofOpenHow {
 			return openRequest{}, unix.EINVAL
 		}
-		how, err := c.Read(a[2], sizeofOpenHow)
+		if size > pageSize {
+			return openRequest{}, unix.E2BIG
+		}
+		how, err := c.Read(a[2], int(size))
 		if err != nil {
 			return openRequest{}, unix.EFAULT
 		}
-		return openRequest{
+		for _, b := range how[sizeofOpenHow:] {
+			if b != 0 {
+				return openRequest{}, unix.E2BIG
+			}
+		}
+		req := openRequest{
 			dirfd:   int32(a[0]),
 			pathArg: 1,
 			flags:   binary.LittleEndian.Uint64(how[0:]),
 			mode:    binary.LittleEndian.Uint64(how[8:]),
 			resolve: binary.LittleEndian.Uint64(how[16:]),
-		}, 0
+		}
+		if req.resolve&^knownResolve != 0 || req.mode&^0o7777 != 0 ||
+			(req.mode != 0 && req.flags&(unix.O_CREAT|unix.O_TMPFILE) == 0) ||
+			req.resolve&(unix.RESOLVE_BENEATH|unix.RESOLVE_IN_ROOT) == unix.RESOLVE_BENEATH|unix.RESOLVE_IN_ROOT {
+			return openRequest{}, unix.EINVAL
+		}
+		return req, 0
 	}
 	return openRequest{}, unix.ENOSYS
 }
 
-// Handle opens the file on the process's behalf, or denies it.
+// Handle performs the process's file operation on its behalf, or denies
+// it (see the package documentation).
 func (p *OpenPolicy) Handle(c *handler.Ctx) handler.Action {
+	switch c.SyscallName() {
+	case "open", "openat", "openat2", "creat":
+		return p.handleOpen(c)
+	}
+	return p.handleOp(c)
+}
+
+func (p *OpenPolicy) handleOpen(c *handler.Ctx) handler.Action {
 	req, errno := p.request(c)
 	if errno == unix.ENOSYS {
 		return handler.Continue()
@@ -205,9 +278,13 @@ func (p *OpenPolicy) Handle(c *handler.Ctx) handler.Action {
 		return handler.Errno(errnoOf(err, unix.EFAULT))
 	}
 	fd, canon, errno := p.open(c, req, path)
-	if p.OnDecision != nil {
-		denied := fd < 0 && errno == p.errno && canon != ""
-		p.OnDecision(Decision{Syscall: c.SyscallName(), Pid: c.Pid(), Path: canon, Allowed: !denied, Errno: errno})
+	p.decided(c, canon, errno)
+	if fd == continueOPath {
+		// ADDFD refuses O_PATH files: the kernel opens it again, and
+		// may reach another object than the one checked (the path is
+		// read again); every use of an O_PATH descriptor is mediated
+		// on its object (see "O_PATH" in the package documentation).
+		return handler.Continue()
 	}
 	if fd < 0 {
 		return handler.Errno(errno)
@@ -219,127 +296,127 @@ func (p *OpenPolicy) Handle(c *handler.Ctx) handler.Action {
 	return handler.InjectFD(fd, injectFlags)
 }
 
-// open performs the process's open. It returns the descriptor, the
-// canonical path it decided on, and an errno when there is no descriptor.
-func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, string, unix.Errno) {
-	if path == "" {
-		return -1, "", unix.ENOENT
+// decided reports a decision to OnDecision.
+func (p *OpenPolicy) decided(c *handler.Ctx, canon string, errno unix.Errno) {
+	if p.OnDecision != nil {
+		denied := errno == p.errno && canon != ""
+		p.OnDecision(Decision{Syscall: c.SyscallName(), Pid: c.Pid(), Path: canon, Allowed: !denied, Errno: errno})
 	}
-	if filepath.IsAbs(path) {
-		var errno unix.Errno
-		if path, errno = selfPath(c.Pid(), path, "/"); errno != 0 {
-			return -1, "", errno
-		}
-	}
-	base, baseDir, errno := baseDirFD(c, req.dirfd, path)
-	if errno != 0 {
-		return -1, "", errno
-	}
-	if base >= 0 && (baseDir == "/proc" || strings.HasPrefix(baseDir, "/proc/")) {
-		// "self/status" relative to /proc means the process's too.
-		if abs, errno := selfPath(c.Pid(), path, baseDir); errno != 0 || abs != path {
-			unix.Close(base)
-			if errno != 0 {
-				return -1, "", errno
-			}
-			path, base, baseDir = abs, -1, "/"
-		}
-	}
-	if base >= 0 {
-		defer unix.Close(base)
-	}
-	if err := c.Valid(); err != nil {
-		return -1, "", unix.ESRCH
-	}
-	lexical := filepath.Join(baseDir, path)
-	if filepath.IsAbs(path) {
-		lexical = filepath.Clean(path)
-	}
-	if !p.r.allowed(lexical) {
-		return -1, lexical, p.errno
-	}
-	dirfd := base
-	if dirfd < 0 {
-		dirfd = unix.AT_FDCWD
-	}
-	// The open itself is the process's: its identity, capabilities and
-	// Landlock rules decide too, so that the supervisor's privileges
-	// never reach what the process could not open itself.
-	var fd int
-	var canon string
-	errno = unix.EACCES
-	if err := c.AsProcess(func() { fd, canon, errno = p.openFrom(c, dirfd, path, lexical, req) }); err != nil {
-		return -1, lexical, unix.EACCES
-	}
-	return fd, canon, errno
 }
 
-// openFrom resolves path against dirfd, checks the object and opens it.
-func (p *OpenPolicy) openFrom(c *handler.Ctx, dirfd int, path, lexical string, req openRequest) (int, string, unix.Errno) {
-	resolve := req.resolve | unix.RESOLVE_NO_MAGICLINKS
+// continueOPath is open's descriptor for an allowed O_PATH open, which
+// the kernel must perform.
+const continueOPath = -2
 
-	// Resolve the existing object without side effects.
-	pathFlags := uint64(unix.O_PATH | unix.O_CLOEXEC)
-	pathFlags |= req.flags & (unix.O_NOFOLLOW | unix.O_DIRECTORY)
+// open performs the process's open. It returns the descriptor (or
+// continueOPath), the canonical path it decided on, and an errno when
+// there is no descriptor.
+func (p *OpenPolicy) open(c *handler.Ctx, req openRequest, path string) (int, string, unix.Errno) {
+	// Reopen the very object that was checked, as the process.
+	flags := int(req.flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY)) | unix.O_CLOEXEC
+	fd, errno := -1, unix.Errno(unix.EACCES)
+	decided := false
+	mask := -1 // the process's umask, for a new O_TMPFILE file
 	if req.flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		pathFlags |= unix.O_DIRECTORY
-	}
-	obj, err := unix.Openat2(dirfd, path, &unix.OpenHow{Flags: pathFlags, Resolve: resolve})
-	switch {
-	case err == nil:
-		defer unix.Close(obj)
-		canon, errno := fdPath(obj)
-		if errno != 0 {
-			return -1, lexical, errno
-		}
-		if !p.r.allowed(canon) || p.r.deniedObject(obj) || p.strangerProc(c, obj, canon) {
-			return -1, canon, p.errno
-		}
-		if req.flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
-			return -1, canon, unix.EEXIST
-		}
-		// Reopen the very object that was checked.
-		flags := int(req.flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY)) | unix.O_CLOEXEC
-		fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(obj), flags, uint32(req.mode))
+		m, err := procfs.Umask(c.Pid())
 		if err != nil {
-			return -1, canon, errnoOf(err, unix.EACCES)
+			return -1, "", unix.ESRCH
 		}
-		return fd, canon, 0
-	case errors.Is(err, unix.ENOENT) && req.flags&unix.O_CREAT != 0:
-		return p.create(c, dirfd, path, req, resolve)
-	default:
-		return -1, lexical, errnoOf(err, unix.EACCES)
+		mask = m
 	}
+	decide := func(obj int, canon string) {
+		decided = true
+		if errno = p.check(c, obj, canon); errno != 0 {
+			return
+		}
+		switch {
+		case req.flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL:
+			errno = unix.EEXIST
+		case req.flags&unix.O_PATH != 0:
+			fd = continueOPath
+		default:
+			if mask >= 0 {
+				old := unix.Umask(mask)
+				defer unix.Umask(old)
+			}
+			f, err := unix.Open("/proc/self/fd/"+strconv.Itoa(obj), flags, uint32(req.mode))
+			fd, errno = f, errnoOf(err, 0)
+		}
+	}
+	how := lookupHow{
+		follow: req.flags&unix.O_NOFOLLOW == 0,
+		dir:    req.flags&unix.O_DIRECTORY != 0,
+		under:  req.resolve,
+		then:   decide,
+	}
+	obj, canon, lerr := p.lookup(c, req.dirfd, path, how)
+	if lerr == unix.ENOENT && req.flags&unix.O_CREAT != 0 && req.flags&unix.O_TMPFILE != unix.O_TMPFILE {
+		return p.create(c, req, path)
+	}
+	if lerr == unix.ENOENT {
+		return -1, canon, p.missing(c, req.dirfd, path, req.resolve)
+	}
+	if lerr != 0 {
+		return -1, canon, lerr
+	}
+	defer unix.Close(obj)
+	if !decided {
+		// Reached through a magic link: decide and reopen now.
+		if err := c.AsProcess(func() { decide(obj, canon) }); err != nil {
+			return -1, canon, unix.EACCES
+		}
+	}
+	if fd == continueOPath {
+		return continueOPath, canon, 0
+	}
+	if errno != 0 {
+		return -1, canon, errno
+	}
+	return fd, canon, 0
+}
+
+// missing is the errno of an open of a path that does not exist: ENOENT
+// when the name would be allowed, the policy's errno when not.
+func (p *OpenPolicy) missing(c *handler.Ctx, dirfd int32, path string, under uint64) unix.Errno {
+	if p.r.allow.empty() {
+		return unix.ENOENT
+	}
+	parent, parentPath, name, errno := p.lookupParent(c, dirfd, path, under)
+	if errno != 0 {
+		return errno
+	}
+	unix.Close(parent)
+	if !p.r.allowed(entryPath(parentPath, name)) {
+		return p.errno
+	}
+	return unix.ENOENT
 }
 
 // create makes a new file: the parent directory is resolved and checked,
-// then the file is created in it without following a symlink that may have
-// appeared meanwhile.
-func (p *OpenPolicy) create(c *handler.Ctx, dirfd int, path string, req openRequest, resolve uint64) (int, string, unix.Errno) {
-	dir, name := filepath.Split(path)
-	if name == "" || name == "." || name == ".." {
-		return -1, path, unix.EISDIR
-	}
-	if dir == "" {
-		dir = "."
-	}
-	parent, err := unix.Openat2(dirfd, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolve})
-	if err != nil {
-		return -1, path, errnoOf(err, unix.ENOENT)
+// then the file is created in it, as the process, without following a
+// symlink that may have appeared meanwhile.
+func (p *OpenPolicy) create(c *handler.Ctx, req openRequest, path string) (int, string, unix.Errno) {
+	parent, parentPath, name, errno := p.lookupParent(c, req.dirfd, path, req.resolve)
+	if errno != 0 {
+		return -1, "", errno
 	}
 	defer unix.Close(parent)
-	parentPath, errno := fdPath(parent)
-	if errno != 0 {
-		return -1, path, errno
+	if strings.HasSuffix(name, "/") || name == "." || name == ".." {
+		return -1, "", unix.EISDIR
 	}
-	target := filepath.Join(parentPath, name)
+	target := entryPath(parentPath, name)
 	if !p.r.allowed(target) || p.strangerProc(c, parent, parentPath) {
 		return -1, target, p.errno
 	}
 	flags := req.flags | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Openat2(parent, name, &unix.OpenHow{Flags: flags, Mode: req.mode & 0o7777, Resolve: resolve})
-	if err != nil {
-		return -1, target, errnoOf(err, unix.EACCES)
+	fd := -1
+	errno = creating(c, func() error {
+		f, err := unix.Openat2(parent, name, &unix.OpenHow{Flags: flags, Mode: req.mode & 0o7777, Resolve: req.resolve | unix.RESOLVE_NO_MAGICLINKS})
+		fd = f
+		return err
+	})
+	if errno != 0 {
+		return -1, target, errno
 	}
 	return fd, target, 0
 }

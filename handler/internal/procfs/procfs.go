@@ -118,3 +118,27 @@ func Pids() ([]int, error) {
 	}
 	return pids, nil
 }
+
+// Umask returns the file mode creation mask of task tid (the Umask line
+// of /proc/TID/status, Linux 4.7).
+func Umask(tid int) (int, error) {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	return ParseUmask(status)
+}
+
+// ParseUmask returns the Umask of a /proc/PID/status file.
+func ParseUmask(status []byte) (int, error) {
+	for line := range bytes.SplitSeq(status, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("Umask:")); ok {
+			m, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 8, 32)
+			if err != nil {
+				return 0, fmt.Errorf("parse /proc status Umask %q: %w", v, err)
+			}
+			return int(m), nil
+		}
+	}
+	return 0, fmt.Errorf("no Umask in /proc status")
+}

@@ -40,3 +40,13 @@ func TestSelf(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, slices.Contains(pids, os.Getpid()))
 }
+
+func TestParseUmask(t *testing.T) {
+	m, err := ParseUmask([]byte("Name:\tx\nUmask:\t0027\nState:\tR\n"))
+	if err != nil || m != 0o027 {
+		t.Fatalf("got %o, %v", m, err)
+	}
+	if _, err := ParseUmask([]byte("Name:\tx\n")); err == nil {
+		t.Fatal("no Umask line: want an error")
+	}
+}
