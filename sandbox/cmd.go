@@ -287,6 +287,10 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	static, err := c.Policy.staticProgram(c.table.Arch())
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	ll := c.Policy.landlock()
 	if ll != nil {
 		if err := ll.check(); err != nil {
@@ -311,6 +315,7 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 		Env:       env,
 		Dir:       c.Dir,
 		Program:   prog.Marshal(),
+		Static:    static.Marshal(),
 		Landlock:  ll,
 		Isolation: iso,
 		Rlimits:   c.Policy.rlimits(),

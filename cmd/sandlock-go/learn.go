@@ -42,17 +42,26 @@ Flags:
   -o FILE
         Where to write the profile (created or truncated). Required.
         e.g. -o cat.toml
+  --seccomp-out FILE
+        Also write a static seccomp policy (elastic/go-seccomp-bpf's YAML
+        format): the syscalls PROGRAM made allowed, every other failing with
+        EPERM, for run --seccomp-policy FILE. Every syscall is trapped
+        during the run, which makes it slower.
+        e.g. --seccomp-out cat.yaml
   -h, --help
         Print this help.
 
 Example:
   sandlock-go learn -o cat.toml -- cat /etc/hostname
   sandlock-go run --profile cat.toml -- cat /etc/hostname
+  sandlock-go learn -o cat.toml --seccomp-out cat.yaml -- cat /etc/hostname
+  sandlock-go run --seccomp-policy cat.yaml -- cat /etc/hostname
 `
 
 type learnConfig struct {
-	Output  string
-	Program []string
+	Output     string
+	SeccompOut string
+	Program    []string
 }
 
 func parseLearn(args []string) (*learnConfig, error) {
@@ -61,6 +70,7 @@ func parseLearn(args []string) (*learnConfig, error) {
 	fs.Usage = func() {}
 	cfg := &learnConfig{}
 	fs.StringVar(&cfg.Output, "o", "", "profile file")
+	fs.StringVar(&cfg.SeccompOut, "seccomp-out", "", "static seccomp policy file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -301,10 +311,18 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd.ServeOptions = &handler.Options{
 		OnError: func(err error) { fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err) },
 	}
+	writeSeccomp, err := learnSeccomp(cfg.SeccompOut, cmd, arch, cfg.Program)
+	if err != nil {
+		return fail(stderr, err)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	err = runForwardingSignals(cmd, stdin, stdout, stderr)
 	if cmd.ProcessState == nil {
 		return fail(stderr, fmt.Errorf("learn: %w", err))
+	}
+	if err := writeSeccomp(); err != nil {
+		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
+		return exitFailure
 	}
 	if l.countErr != nil {
 		fmt.Fprintf(stderr, "sandlock-go: warning: counting processes: %v (processes.max may be low)\n", l.countErr)

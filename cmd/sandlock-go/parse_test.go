@@ -311,10 +311,10 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	require.NoError(t, err)
 	var names []string
 	newRunFlags().fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	require.Len(t, names, 20)
+	require.Len(t, names, 21)
 	checkFlags(t, "run", runUsage, names, string(doc))
 	checkFlags(t, "trace", traceUsage, []string{"syscalls", "json", "o"}, string(doc))
-	checkFlags(t, "learn", learnUsage, []string{"o"}, string(doc))
+	checkFlags(t, "learn", learnUsage, []string{"o", "seccomp-out"}, string(doc))
 	require.Contains(t, string(doc), "--arch")
 	require.Contains(t, syscallsUsage, "e.g. ")
 	require.Contains(t, checkUsage, "e.g. ")
