@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -133,4 +135,97 @@ func TestSeccompPolicyDeniesExec(t *testing.T) {
 	err = r.Run()
 	require.ErrorIs(t, err, sandbox.ErrSeccompDeniesExec)
 	require.True(t, strings.Contains(err.Error(), "allow execve"), err.Error())
+}
+
+// TestSeccompPolicyCLI runs sandlock-go with --seccomp-policy and
+// learn --seccomp-out.
+func TestSeccompPolicyCLI(t *testing.T) {
+	requireAmd64(t)
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	policy := writeFile(t, dir, "deny.yaml", denyPolicy)
+	victim := buildProgram(t, "staticpol")
+
+	t.Run("RealChild", func(t *testing.T) {
+		t.Parallel()
+		for args, want := range map[string]string{
+			"getppid":           "getppid ret=-1 errno=EPERM",
+			"ioctl 0x5412":      "ioctl ret=-1 errno=EPERM",
+			"ioctl 0x100005412": "ioctl ret=-1 errno=EPERM",
+			"ioctl 0x5413":      "ioctl ret=-1 errno=ENOTTY",
+		} {
+			r := runCLI(t, bin, append([]string{"run", "--allow-syscall", "ioctl", "--seccomp-policy", policy, "--", victim}, strings.Fields(args)...)...)
+			r.requireStatus(t, 0)
+			require.Contains(t, r.stdout, want, args)
+		}
+	})
+
+	t.Run("Rejected", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct{ name, src, want string }{
+			{"unknown.yaml", "default_action: allow\nsyscalls:\n  - action: errno\n    names: [getppid, opne]\n", `line 4: unknown syscall "opne" on x86_64`},
+			{"malformed.yaml", "default_action: allow\nsyscalls: [\n", "line 2: did not find expected node content"},
+			{"key.yaml", "default_action: allow\nsyscalls:\n  - action: errno\n    names: [getppid]\n    args: []\n", `line 5: syscall group: unknown key "args"`},
+			{"action.yaml", "default_action: deny\nsyscalls:\n  - action: errno\n    names: [getppid]\n", `line 1: action "deny"`},
+			{"json.json", `{"default_action": "allow", "syscalls": [{"action": "errno", "names": ["getppid"]}]`, "did not find expected"},
+			{"empty.yaml", "", "empty policy"},
+			{"noexec.yaml", "default_action: errno\nsyscalls:\n  - action: allow\n    names: [read, write, exit_group]\n", "denies execve"},
+			{"width.yaml", "default_action: allow\nsyscalls:\n  - action: errno\n    names_with_args:\n      - name: ioctl\n        arguments: [{position: 1, operation: GreaterOrEqual, value: 0x5412}]\n", "GreaterOrEqual on argument 1, which the kernel reads as 32 bits"},
+		} {
+			file := writeFile(t, dir, tc.name, tc.src)
+			r := runCLI(t, bin, "run", "--seccomp-policy", file, "--", victim, "exit")
+			r.requireStatus(t, 2)
+			require.Equal(t, "sandlock-go: --seccomp-policy "+file+": ", r.stderr[:min(len(r.stderr), len("sandlock-go: --seccomp-policy "+file+": "))], tc.name)
+			require.Contains(t, r.stderr, tc.want, tc.name)
+			require.Empty(t, r.stdout, tc.name)
+		}
+		r := runCLI(t, bin, "run", "--seccomp-policy", filepath.Join(dir, "missing.yaml"), "--", victim, "exit")
+		r.requireStatus(t, 2)
+		require.Contains(t, r.stderr, "missing.yaml: no such file or directory")
+	})
+
+	t.Run("OnUnreachable", func(t *testing.T) {
+		t.Parallel()
+		r := runCLI(t, bin, "run", "--seccomp-policy", policy, "--on", "getppid=ret:7", "--", victim, "getppid")
+		r.requireStatus(t, 2)
+		require.Contains(t, r.stderr, "--on getppid=ret:7: --seccomp-policy "+policy+" answers every getppid with errno in the kernel: the rule would never run")
+		// ioctl is denied by argument only: an --on rule may see the rest.
+		r = runCLI(t, bin, "run", "--allow-syscall", "ioctl", "--seccomp-policy", policy, "--on", "ioctl=continue", "--", victim, "ioctl", "0x5412")
+		r.requireStatus(t, 0)
+		require.Contains(t, r.stdout, "ioctl ret=-1 errno=EPERM")
+	})
+
+	// A learned policy runs the same program again and denies what it
+	// never did: sh -c 'echo hi' never forks.
+	t.Run("Learned", func(t *testing.T) {
+		t.Parallel()
+		out := filepath.Join(dir, "sh.yaml")
+		r := runCLI(t, bin, "learn", "-o", filepath.Join(dir, "sh.toml"), "--seccomp-out", out, "--", "sh", "-c", "echo hi")
+		r.requireStatus(t, 0)
+		require.Equal(t, "hi\n", r.stdout)
+		learned, err := os.ReadFile(out)
+		require.NoError(t, err)
+		require.Contains(t, string(learned), "default_action: errno")
+		require.Contains(t, string(learned), "      - execve\n")
+		require.NotContains(t, string(learned), "      - clone\n")
+
+		r = runCLI(t, bin, "run", "--seccomp-policy", out, "--", "sh", "-c", "echo hi")
+		r.requireStatus(t, 0)
+		require.Equal(t, "hi\n", r.stdout)
+
+		r = runCLI(t, bin, "run", "--seccomp-policy", out, "--", "sh", "-c", "echo hi; /bin/true; echo forked")
+		require.NotEqual(t, 0, r.status)
+		require.Equal(t, "hi\n", r.stdout)
+		require.Contains(t, r.stderr, "Cannot fork")
+	})
+
+	// The policy never sees sandlock-go's own start: one that denies what
+	// the launcher does between its filters and the execve (write, prctl,
+	// seccomp, futex, rt_sigprocmask...) still starts the program.
+	t.Run("LaunchUnaffected", func(t *testing.T) {
+		t.Parallel()
+		file := writeFile(t, dir, "launch.yaml", "default_action: allow\nsyscalls:\n  - action: kill_process\n    names: [write, prctl, seccomp, futex, rt_sigprocmask, sched_yield, nanosleep, tgkill, madvise, close_range, getpid, gettid]\n")
+		r := runCLI(t, bin, "run", "--seccomp-policy", file, "--", "true")
+		r.requireStatus(t, 0)
+	})
 }
