@@ -224,8 +224,28 @@ func TestSeccompPolicyCLI(t *testing.T) {
 	// seccomp, futex, rt_sigprocmask...) still starts the program.
 	t.Run("LaunchUnaffected", func(t *testing.T) {
 		t.Parallel()
-		file := writeFile(t, dir, "launch.yaml", "default_action: allow\nsyscalls:\n  - action: kill_process\n    names: [write, prctl, seccomp, futex, rt_sigprocmask, sched_yield, nanosleep, tgkill, madvise, close_range, getpid, gettid]\n")
-		r := runCLI(t, bin, "run", "--seccomp-policy", file, "--", "true")
+		file := writeFile(t, dir, "launch.yaml", `default_action: allow
+syscalls:
+  - action: kill_process
+    names: [write, prctl, seccomp, futex, rt_sigprocmask, sched_yield, nanosleep, tgkill, madvise, close_range, getpid, gettid]
+  - action: kill_process
+    names_with_args: # setting RLIMIT_NOFILE, as Go's syscall.Exec does before execve
+      - name: prlimit64
+        arguments: [{position: 1, operation: Equal, value: 7}, {position: 2, operation: NotEqual, value: 0}]
+`)
+		r := runCLI(t, "sh", "-c", "ulimit -Sn 1024 && exec \"$0\" run --seccomp-policy \"$1\" -- true", bin, file)
 		r.requireStatus(t, 0)
+	})
+
+	// The command gets the RLIMIT_NOFILE soft limit sandlock-go was given,
+	// not the one the Go runtime raised it to, with a policy as without.
+	t.Run("NofileLimit", func(t *testing.T) {
+		t.Parallel()
+		for _, extra := range [][]string{nil, {"--seccomp-policy", policy}} {
+			args := append(append([]string{"run"}, extra...), "--", "sh", "-c", "ulimit -Sn")
+			r := runCLI(t, "sh", append([]string{"-c", "ulimit -Sn 1000 && exec \"$@\"", "sh", bin}, args...)...)
+			r.requireStatus(t, 0)
+			require.Equal(t, "1000\n", r.stdout, "%v", extra)
+		}
 	})
 }
