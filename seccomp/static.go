@@ -205,7 +205,11 @@ func (v *staticNumber) UnmarshalYAML(n *yaml.Node) error {
 	return staticErrorf(n.Line, "value %q: want a number from -2^63 to 2^64-1", n.Value)
 }
 
-var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+// Messages of the YAML decoder that name our Go types, rewritten.
+var (
+	unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	wrongKind    = regexp.MustCompile("cannot unmarshal !!(\\w+) (`[^`]*` )?into (\\S+)")
+)
 
 // ParseStaticPolicy reads a static policy in go-seccomp-bpf's format, YAML
 // or JSON:
@@ -247,6 +251,21 @@ func ParseStaticPolicy(data []byte, arch *syscalls.Arch) (*elastic.Policy, error
 		msg := strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\n ", ""), "yaml: ")
 		msg = strings.TrimPrefix(msg, "unmarshal errors:")
 		msg = unknownField.ReplaceAllString(msg, `unknown key "$1"`)
+		msg = wrongKind.ReplaceAllStringFunc(msg, func(m string) string {
+			sub := wrongKind.FindStringSubmatch(m)
+			want := "a mapping"
+			if strings.HasPrefix(sub[3], "[]") {
+				want = "a list"
+			}
+			got := strings.TrimSuffix(sub[2], " ")
+			if got == "" {
+				got = map[string]string{"map": "a mapping", "seq": "a list", "str": "a string", "int": "a number", "bool": "a boolean"}[sub[1]]
+			}
+			if got == "" {
+				got = "!!" + sub[1]
+			}
+			return fmt.Sprintf("want %s, not %s", want, got)
+		})
 		return nil, staticErrorf(0, "%s", strings.TrimSpace(msg))
 	}
 	var extra yaml.Node

@@ -208,6 +208,8 @@ func TestStaticParseErrors(t *testing.T) {
 		{"no position", "default_action: allow\nsyscalls:\n  - action: errno\n    names_with_args:\n      - name: ioctl\n        arguments: [{operation: Equal, value: 1}]\n", "without position"},
 		{"bad value", "default_action: allow\nsyscalls:\n  - action: errno\n    names_with_args:\n      - name: ioctl\n        arguments: [{position: 1, operation: Equal, value: TIOCSTI}]\n", `line 6: value "TIOCSTI": want a number`},
 		{"duplicate", "default_action: allow\nsyscalls:\n  - action: errno\n    names: [getppid, getppid]\n", "line 4: getppid listed twice"},
+		{"names not a list", "default_action: allow\nsyscalls:\n  - action: errno\n    names: getppid\n", "line 4: want a list, not `getppid`"},
+		{"syscalls a mapping", "default_action: allow\nsyscalls:\n  getppid: 1\n", "line 3: want a list, not a mapping"},
 		{"not yaml", "default_action: [allow\n", "did not find expected"},
 		{"json unknown", `{"default_action": "allow", "syscalls": [{"action": "errno", "names": ["opne"]}]}`, `unknown syscall "opne"`},
 	} {

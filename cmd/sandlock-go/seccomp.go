@@ -39,7 +39,7 @@ func applySeccompPolicy(cfg *runConfig, file string, given bool) error {
 	}
 	cfg.Policy.Seccomp = p
 	if err := cfg.Policy.CheckSeccomp(); err != nil {
-		return usagef("--seccomp-policy %s: %v", file, err)
+		return usagef("--seccomp-policy %s: %s", file, strings.TrimPrefix(err.Error(), "seccomp policy: "))
 	}
 	for _, r := range cfg.Rules {
 		if action, always := cfg.Policy.SeccompDenies(r.Syscall); always {
