@@ -232,7 +232,9 @@ var setIDMode = map[string]struct{ mode, flags int }{
 var createFlags = []uint64{unix.O_CREAT, unix.O_TMPFILE}
 
 // lowWord compares an argument the kernel reads as a 32-bit int: the upper
-// half of the register is ignored, as the kernel ignores it.
+// half of the register is ignored, as the kernel ignores it. The sandbox's
+// kernel-side argument conditions all go through seccomp.Filter for that
+// reason, never through go-seccomp-bpf, which compares 64 bits (static.go).
 const lowWord = 0xffffffff
 
 // isolationRules returns the kernel-side isolation rules of p, first in the
