@@ -15,6 +15,7 @@ import (
 	"github.com/sandlock-go/sandlock-go/mem"
 	"github.com/sandlock-go/sandlock-go/notif"
 	"github.com/sandlock-go/sandlock-go/syscalls"
+	"github.com/sandlock-go/sandlock-go/syscalls/args"
 )
 
 // ErrExpired is returned by the memory accessors of a Ctx used after its
@@ -162,8 +163,9 @@ func (c *Ctx) Write(addr uint64, data []byte) error {
 }
 
 // ReadPath reads the path in argument argIndex and makes it absolute: a
-// relative path is joined to the directory of the dirfd argument before it
-// (openat, newfstatat, unlinkat, ...) or to the task's working directory,
+// relative path is joined to the directory of its dirfd argument (openat,
+// linkat's second path, fanotify_mark, ...: the syscall-argument model of
+// package syscalls/args says which) or to the task's working directory,
 // both read through /proc/PID. The result is cleaned lexically; it names
 // what the task asked for, not what the kernel will open (symlinks are not
 // resolved and the task may change the memory after the read): use it to
@@ -190,11 +192,12 @@ func (c *Ctx) ReadPath(argIndex int) (string, error) {
 }
 
 // baseDir returns the directory a relative path in argument argIndex is
-// resolved against.
+// resolved against: the dirfd the syscall-argument model pairs with it,
+// or the working directory.
 func (c *Ctx) baseDir(argIndex int) (string, error) {
 	proc := "/proc/" + strconv.Itoa(int(c.n.Pid))
-	if argIndex > 0 && takesDirfd(c.SyscallName(), argIndex) {
-		dirfd := int32(c.n.Data.Args[argIndex-1])
+	if i, ok := c.dirfdOf(argIndex); ok {
+		dirfd := int32(c.n.Data.Args[i])
 		if dirfd != unix.AT_FDCWD {
 			if dirfd < 0 {
 				return "", fmt.Errorf("dirfd %d: %w", dirfd, unix.EBADF)
@@ -205,23 +208,18 @@ func (c *Ctx) baseDir(argIndex int) (string, error) {
 	return os.Readlink(proc + "/cwd")
 }
 
-// takesDirfd reports whether argument argIndex of the named syscall is a
-// path relative to the dirfd in argument argIndex-1.
-func takesDirfd(name string, argIndex int) bool {
-	switch name {
-	case "openat", "openat2", "newfstatat", "fstatat64", "faccessat", "faccessat2",
-		"fchmodat", "fchmodat2", "fchownat", "futimesat", "utimensat", "mkdirat",
-		"mknodat", "unlinkat", "readlinkat", "execveat", "name_to_handle_at",
-		"statx", "open_tree", "fspick", "mount_setattr":
-		return argIndex == 1
-	case "linkat", "renameat", "renameat2", "move_mount":
-		return argIndex == 1 || argIndex == 3
-	case "symlinkat":
-		return argIndex == 2
-	case "fanotify_mark":
-		return argIndex == 4
+// dirfdOf returns the argument holding the dirfd the path in argument
+// argIndex is relative to (see package syscalls/args).
+func (c *Ctx) dirfdOf(argIndex int) (int, bool) {
+	name, ok := c.arch.Name(int(c.n.Data.Nr))
+	if !ok {
+		return -1, false
 	}
-	return false
+	l, ok := args.Of(c.arch, name)
+	if !ok {
+		return -1, false
+	}
+	return l.DirfdOf(argIndex)
 }
 
 // Responder returns the Responder of this notification, creating it on the

@@ -33,7 +33,9 @@ type Options struct {
 	Prefilter func(n *notif.Notif) bool
 	// Observe, when set, is called after the chain decided and before the
 	// answer is sent, with the Ctx still live (so it may read memory), the
-	// final action and the time spent in handlers.
+	// final action and the time spent in handlers. A panic in Observe is
+	// recovered and reported to OnError; the answer is the chain's
+	// decision all the same (an observer does not decide).
 	Observe func(c *Ctx, a Action, latency time.Duration)
 	// ShutdownGrace is how long Serve waits for running handlers when it
 	// stops before answering their notifications with the handlers'
@@ -332,7 +334,7 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 			// Until c is in held, r's cleanup would not answer it.
 			runtime.KeepAlive(r)
 			if s.opts.Observe != nil {
-				s.opts.Observe(c, a, time.Since(start))
+				s.observe(c, a, time.Since(start))
 			}
 			c.expire()
 			return
@@ -348,10 +350,20 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 		}
 	}
 	if s.opts.Observe != nil {
-		s.opts.Observe(c, a, time.Since(start))
+		s.observe(c, a, time.Since(start))
 	}
 	c.expire()
 	s.answer(c, a)
+}
+
+// observe runs Options.Observe, turning a panic into a reported error.
+func (s *server) observe(c *Ctx, a Action, latency time.Duration) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.report(fmt.Errorf("Observe for %s panicked: %v", c.SyscallName(), r))
+		}
+	}()
+	s.opts.Observe(c, a, latency)
 }
 
 // decide runs the chain of c's syscall and returns the answer and the

@@ -785,3 +785,36 @@ func TestErrorsMentionSyscall(t *testing.T) {
 	assert.True(t, strings.Contains(msgs[0], "getpid"), "%q", msgs)
 	assert.True(t, errors.Is(r.Errors()[len(msgs)-1], unix.ESRCH), "the failed kill is reported: %q", msgs)
 }
+
+// A panic in Observe is recovered and reported; the chain's answer is sent
+// and the loop keeps serving.
+func TestObservePanic(t *testing.T) {
+	tab := handler.NewTable(nil)
+	require.NoError(t, tab.RegisterName("openat", handler.Func(func(*handler.Ctx) handler.Action {
+		return handler.ReturnValue(7)
+	})))
+	var mu sync.Mutex
+	var errs []error
+	f := notif.NewFake()
+	r := serveOn(t, f, tab, &handler.Options{
+		Observe: func(c *handler.Ctx, a handler.Action, latency time.Duration) {
+			if c.Arg(0) == 1 {
+				panic("observer bug")
+			}
+		},
+		OnError: func(err error) {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		},
+	})
+	id := r.push(trap(t, "openat", 1))
+	assert.Equal(t, notif.Resp{ID: id, Val: 7}, r.answer(id), "the chain's answer")
+	id = r.push(trap(t, "openat", 2))
+	assert.Equal(t, notif.Resp{ID: id, Val: 7}, r.answer(id), "the loop still serves")
+	require.NoError(t, r.stop())
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, errs, 1)
+	assert.ErrorContains(t, errs[0], "Observe for openat panicked: observer bug")
+}

@@ -317,6 +317,7 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 		Program:   prog.Marshal(),
 		Static:    static.Marshal(),
 		Landlock:  ll,
+		Layer:     c.Policy.policyLayer(path),
 		Isolation: iso,
 		Rlimits:   c.Policy.rlimits(),
 	}, nil

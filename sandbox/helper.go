@@ -49,6 +49,7 @@ type helperConfig struct {
 	Program    []byte
 	Static     []byte          `json:",omitempty"` // Policy.Seccomp's program
 	Landlock   *landlockConfig `json:",omitempty"`
+	Layer      *policyLayer    `json:",omitempty"`
 	Isolation  *isolationConfig
 	Rlimits    []rlimit `json:",omitempty"`
 	NoNewPrivs bool
@@ -120,7 +121,10 @@ func prepareHelper(cfg *helperConfig) error {
 	if cfg.Isolation == nil {
 		return errors.New("no isolation in the helper config")
 	}
-	return cfg.Isolation.apply(cfg.Landlock)
+	if err := cfg.Isolation.apply(cfg.Landlock); err != nil {
+		return err
+	}
+	return cfg.Layer.restrictThread()
 }
 
 func rlimitName(resource int) string {

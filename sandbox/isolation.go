@@ -255,6 +255,9 @@ type isolationConfig struct {
 	// ReadOnlyMounts asks for the protected trees read-only in a mount
 	// namespace of the command's, where the helper may (see mounts.go).
 	ReadOnlyMounts bool
+
+	// supervisorThread marks the copy a confined supervisor thread uses.
+	supervisorThread bool
 }
 
 // homes returns the home directories whose start-up files are protected:
@@ -308,7 +311,14 @@ func (c *isolationConfig) restrictThread() error {
 		}
 	}
 	if abi >= landlockScopeABI {
-		scoped = unix.LANDLOCK_SCOPE_SIGNAL | unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+		scoped = unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+		if !c.supervisorThread {
+			// Not on a supervisor thread: the Go runtime signals the
+			// process's other threads (preemption), which kernels
+			// before 6.15 refuse across domains; nothing outside the
+			// supervisor could be reached through it anyway.
+			scoped |= unix.LANDLOCK_SCOPE_SIGNAL
+		}
 	}
 	if handled == 0 && scoped == 0 {
 		// A domain that restricts nothing on the filesystem, for its

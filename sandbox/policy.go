@@ -69,6 +69,21 @@ type Policy struct {
 	// by address; socketpair and inherited sockets are not affected.
 	AllowUnix []string
 
+	// TCPConnectPorts and TCPBindPorts, when not nil, are Landlock
+	// network rules (ABI 4, Linux 6.7): TCP connect (bind) is allowed
+	// only to (on) the listed ports, on any address; an empty, non-nil
+	// list allows none. They are the kernel layer under a network policy
+	// handler (netpolicy.Policy.TCPPorts), which decides the addresses;
+	// UDP and other protocols are not covered. Older kernels: ignored.
+	TCPConnectPorts, TCPBindPorts []uint16
+	// ExecPaths, when not nil, is a Landlock rule: the execute right
+	// only beneath these paths, the command itself, its #! interpreters
+	// and the ELF interpreters (dynamic loaders) of the command and of
+	// the listed files. It is the kernel layer under an exec policy
+	// handler; see docs/security.md for what it cannot stop (a loader
+	// run on a file).
+	ExecPaths []string
+
 	// AllowProcessGroups lets the command call setsid and setpgid. By
 	// default they fail with EPERM in the kernel filter (unless a handler
 	// is registered on them), so that every process of the run stays in

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/audit"
@@ -92,9 +88,7 @@ type learner struct {
 	mu                     sync.Mutex
 	files, dirs, execs     map[string]bool
 	connects, binds        map[string]bool
-	peak                   int
-	pending                map[int]time.Time // as proclimit counts
-	countErr               error
+	procs                  *proclimit.Limiter // counts only, as a cap would
 	filesPolicy, dirPolicy *pathpolicy.OpenPolicy
 }
 
@@ -102,7 +96,7 @@ func newLearner() (*learner, error) {
 	l := &learner{
 		files: map[string]bool{}, dirs: map[string]bool{}, execs: map[string]bool{},
 		connects: map[string]bool{}, binds: map[string]bool{},
-		peak: 1, pending: map[int]time.Time{},
+		procs: proclimit.NewCounter(),
 	}
 	var err error
 	if l.filesPolicy, err = pathpolicy.NewOpenPolicy(pathpolicy.Rules{}); err != nil {
@@ -187,11 +181,8 @@ func (l *learner) register(cmd *sandbox.Cmd, arch *syscalls.Arch) error {
 			return err
 		}
 	}
-	for _, n := range []string{"fork", "vfork", "clone", "clone3"} {
-		if _, err := arch.Number(n); err != nil {
-			continue
-		}
-		if err := cmd.Handle(n, handler.Func(l.countFork)); err != nil {
+	for _, n := range l.procs.Syscalls(arch) {
+		if err := cmd.Handle(n, l.procs); err != nil {
 			return err
 		}
 	}
@@ -221,43 +212,6 @@ func lexicalPath(c *handler.Ctx) string {
 	return p
 }
 
-// forkSettle is proclimit's window in which an allowed fork's child may
-// not be in /proc yet.
-const forkSettle = 50 * time.Millisecond
-
-// countFork records how many processes the run needs at this fork, as
-// proclimit counts them (live processes of the group, plus forks of other
-// threads in the last 50ms, plus this one), and lets it run.
-func (l *learner) countFork(c *handler.Ctx) handler.Action {
-	switch c.SyscallName() {
-	case "clone":
-		if c.Arg(0)&unix.CLONE_THREAD != 0 {
-			return handler.Continue()
-		}
-	case "clone3":
-		if b, err := c.Read(c.Arg(0), 8); err == nil && binary.NativeEndian.Uint64(b)&unix.CLONE_THREAD != 0 {
-			return handler.Continue()
-		}
-	}
-	live, err := proclimit.GroupSize(c.Pid())
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err != nil {
-		l.countErr = err
-		return handler.Continue()
-	}
-	now := time.Now()
-	delete(l.pending, c.Pid())
-	for tid, t := range l.pending {
-		if now.Sub(t) >= forkSettle {
-			delete(l.pending, tid)
-		}
-	}
-	l.peak = max(l.peak, live+len(l.pending)+1)
-	l.pending[c.Pid()] = now
-	return handler.Continue()
-}
-
 // profile returns what was learned.
 func (l *learner) profile(program []string) *Profile {
 	l.mu.Lock()
@@ -268,7 +222,7 @@ func (l *learner) profile(program []string) *Profile {
 	p.Exec.Paths = keys(l.execs)
 	p.Network.Connect = keys(l.connects)
 	p.Network.Bind = keys(l.binds)
-	p.Processes.Max = l.peak
+	p.Processes.Max = l.procs.Peak()
 	return p
 }
 
@@ -324,8 +278,8 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
 		return exitFailure
 	}
-	if l.countErr != nil {
-		fmt.Fprintf(stderr, "sandlock-go: warning: counting processes: %v (processes.max may be low)\n", l.countErr)
+	if err := l.procs.Err(); err != nil {
+		fmt.Fprintf(stderr, "sandlock-go: warning: counting processes: %v (processes.max may be low)\n", err)
 	}
 	if err := writeProfile(out, l.profile(cfg.Program)); err != nil {
 		fmt.Fprintf(stderr, "sandlock-go: -o %s: %v\n", cfg.Output, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
 	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
 	"github.com/sandlock-go/sandlock-go/handler/proclimit"
+	"github.com/sandlock-go/sandlock-go/sandbox"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
@@ -42,6 +44,9 @@ type registration struct {
 	flag     string // the flag that asked for it, for errors
 	syscalls []string
 	h        handler.Handler
+	// kernel, when set, adds the kernel layer under the handler to the
+	// run's sandbox.Policy (Landlock rules).
+	kernel func(*sandbox.Policy)
 }
 
 // buildPolicies checks the policy flags and the profile and returns the
@@ -112,6 +117,11 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 			return nil, usagef("--profile %s: exec.paths: %v", f.profile, policyError(err, ""))
 		}
 		add(flag, p.Syscalls(arch), p)
+		// Landlock's execute right under it: race-free, and it also
+		// covers the #! interpreters and dynamic loaders the kernel
+		// opens (see docs/security.md).
+		execPaths := landlockPaths(rules.Allow)
+		regs[len(regs)-1].kernel = func(sp *sandbox.Policy) { sp.ExecPaths = execPaths }
 	}
 
 	// Processes.
@@ -142,17 +152,19 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 	if prof != nil || len(f.allowConnect)+len(f.allowBind) > 0 {
 		rules := netpolicy.Rules{Connect: f.allowConnect, Bind: f.allowBind}
 		var names, flags []string
-		if len(f.allowConnect) > 0 {
-			names, flags = append(names, "connect"), append(flags, "--allow-connect")
+		connect, bind := len(f.allowConnect) > 0, len(f.allowBind) > 0
+		if connect {
+			names, flags = append(names, netpolicy.ConnectSyscalls(arch)...), append(flags, "--allow-connect")
 		}
-		if len(f.allowBind) > 0 {
-			names, flags = append(names, "bind"), append(flags, "--allow-bind")
+		if bind {
+			names, flags = append(names, netpolicy.BindSyscalls(arch)...), append(flags, "--allow-bind")
 		}
 		flag := strings.Join(flags, "/")
 		if prof != nil {
 			rules.Connect = append(slices.Clone(f.allowConnect), prof.Network.Connect...)
 			rules.Bind = append(slices.Clone(f.allowBind), prof.Network.Bind...)
-			names = []string{"connect", "bind"}
+			names = append(netpolicy.ConnectSyscalls(arch), netpolicy.BindSyscalls(arch)...)
+			connect, bind = true, true
 			flag = "--profile"
 		}
 		p, err := netpolicy.New(rules)
@@ -166,8 +178,35 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 			}
 		}
 		add(flag, have, p)
+		// Landlock's TCP port rules under it, for the sides it decides.
+		connectPorts, bindPorts := p.TCPPorts()
+		regs[len(regs)-1].kernel = func(sp *sandbox.Policy) {
+			if connect {
+				sp.TCPConnectPorts = connectPorts
+			}
+			if bind {
+				sp.TCPBindPorts = bindPorts
+			}
+		}
 	}
 	return regs, nil
+}
+
+// landlockPaths turns path patterns into the paths of Landlock rules: a
+// glob becomes the paths that match it now (Landlock has no patterns; a
+// path created later under a matching name is not covered). The result is
+// never nil: no pattern, no path.
+func landlockPaths(patterns []string) []string {
+	out := []string{}
+	for _, p := range patterns {
+		if !strings.ContainsAny(p, "*?[") {
+			out = append(out, p)
+			continue
+		}
+		matches, _ := filepath.Glob(p) // the pattern was checked by pathpolicy
+		out = append(out, matches...)
+	}
+	return out
 }
 
 // exactly returns rules that allow allow and nothing else: an empty allow

@@ -95,15 +95,29 @@ func TestParseRunPolicies(t *testing.T) {
 		"*pathpolicy.OpenPolicy": {"open", "openat", "openat2", "creat"},
 		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
 		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
-		"*netpolicy.Policy":      {"connect"}, // --allow-bind not given: bind is free
+		// --allow-bind not given: bind is free.
+		"*netpolicy.Policy": {"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt"},
 	}, regSyscalls(cfg.Policies))
+	// The kernel layers: Landlock TCP connect to port 80 only (the
+	// handler narrows it to 127.0.0.1), bind free; execute beneath
+	// /usr/bin.
+	require.Equal(t, []uint16{80}, cfg.Policy.TCPConnectPorts)
+	require.Nil(t, cfg.Policy.TCPBindPorts)
+	require.Equal(t, []string{"/usr/bin"}, cfg.Policy.ExecPaths)
 	// The --on rule stays first in the chain of openat.
 	require.Equal(t, "openat=continue", cfg.Rules[0].String())
 
 	// Only bind.
 	cfg, err = parseRun([]string{"--allow-bind", "8080", "true"}, syscalls.X86_64)
 	require.NoError(t, err)
-	require.Equal(t, map[string][]string{"*netpolicy.Policy": {"bind"}}, regSyscalls(cfg.Policies))
+	require.Equal(t, map[string][]string{"*netpolicy.Policy": {"socket", "bind"}}, regSyscalls(cfg.Policies))
+	require.Nil(t, cfg.Policy.TCPConnectPorts)
+	require.Equal(t, []uint16{8080}, cfg.Policy.TCPBindPorts)
+
+	// A rule for any port: Landlock cannot narrow it.
+	cfg, err = parseRun([]string{"--allow-connect", "10.0.0.1:*", "--allow-connect", "*:443", "true"}, syscalls.X86_64)
+	require.NoError(t, err)
+	require.Nil(t, cfg.Policy.TCPConnectPorts)
 
 	// aarch64 has no open, creat, fork or vfork.
 	cfg, err = parseRun([]string{"--deny-path", "/etc/shadow", "--max-processes", "2", "true"}, syscalls.AArch64)
@@ -139,8 +153,11 @@ max = 3
 		"*main.openRouter":       {"open", "openat", "openat2", "creat"},
 		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
 		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
-		"*netpolicy.Policy":      {"connect", "bind"}, // both, even with no binds: none allowed
+		"*netpolicy.Policy":      {"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt", "bind"}, // both, even with no binds: none allowed
 	}, regSyscalls(cfg.Policies))
+	require.Equal(t, []uint16{80}, cfg.Policy.TCPConnectPorts)
+	require.Equal(t, []uint16{}, cfg.Policy.TCPBindPorts, "no bind rule: Landlock allows no TCP bind")
+	require.Equal(t, []string{}, cfg.Policy.ExecPaths, "no exec path: only the program itself executes")
 	var router *openRouter
 	for _, r := range cfg.Policies {
 		if o, ok := r.h.(*openRouter); ok {
@@ -332,3 +349,14 @@ var (
 	_ handler.Handler = (*pathpolicy.OpenPolicy)(nil)
 	_ handler.Handler = (*netpolicy.Policy)(nil)
 )
+
+func TestLandlockPaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a/bin", "b/bin", "c/lib"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	require.Equal(t, []string{"/usr/bin", filepath.Join(dir, "a/bin"), filepath.Join(dir, "b/bin")},
+		landlockPaths([]string{"/usr/bin", filepath.Join(dir, "*/bin")}))
+	require.Equal(t, []string{}, landlockPaths(nil))
+	require.Equal(t, []string{}, landlockPaths([]string{filepath.Join(dir, "*/none")}))
+}

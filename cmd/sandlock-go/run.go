@@ -254,6 +254,11 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 		return nil, err
 	}
 	cfg.Policies = regs
+	for _, r := range regs {
+		if r.kernel != nil {
+			r.kernel(&cfg.Policy)
+		}
+	}
 	policyOf := map[string]string{}
 	for _, r := range regs {
 		for _, n := range r.syscalls {

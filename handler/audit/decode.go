@@ -11,167 +11,95 @@ import (
 	sockaddrs "github.com/sandlock-go/sandlock-go/handler/internal/sockaddr"
 	"github.com/sandlock-go/sandlock-go/mem"
 	"github.com/sandlock-go/sandlock-go/syscalls"
+	"github.com/sandlock-go/sandlock-go/syscalls/args"
 )
 
-// kind says how to decode one argument.
-type kind uint8
+// kind says how to decode one argument: the kind of the syscall-argument
+// model (package syscalls/args).
+type kind = args.Kind
 
+// The kinds the decoder shows in their own way; the others show as a
+// pointer, a number or hex (see decodeArg).
 const (
-	kHex         kind = iota // raw value in hex
-	kPtr                     // pointer: NULL or hex
-	kInt                     // C int: signed 32-bit
-	kLong                    // signed 64-bit
-	kUint                    // unsigned 64-bit (size_t, socklen_t)
-	kFd                      // file descriptor
-	kDirfd                   // fd or AT_FDCWD
-	kPath                    // C string (NULL allowed)
-	kOpenFlags               // O_*
-	kCreateMode              // mode, only when the flags in argument aux create
-	kMode                    // mode in octal
-	kAtFlags                 // AT_*
-	kUnlinkFlags             // AT_REMOVEDIR
-	kAccessFlags             // AT_EACCESS, AT_*
-	kAccessMode              // F_OK, R_OK|W_OK|X_OK
-	kRenameFlags             // RENAME_*
-	kOpenHow                 // struct open_how *, size in argument aux
-	kArgv                    // char *const argv[]
-	kEnvp                    // char *const envp[]: counted
-	kCloneFlags              // CLONE_*|exit signal
-	kCloneArgs               // struct clone_args *, size in argument aux
-	kSignal                  // SIG*
-	kFamily                  // AF_*
-	kSockType                // SOCK_*
-	kSockFlags               // SOCK_NONBLOCK|SOCK_CLOEXEC
-	kSockaddr                // struct sockaddr *, length in argument aux
-	kMsgFlags                // MSG_*
-	kShutdownHow             // SHUT_*
+	kHex         = args.Hex
+	kPtr         = args.Ptr
+	kInt         = args.Int
+	kLong        = args.Long
+	kUint        = args.Uint
+	kFd          = args.Fd
+	kDirfd       = args.Dirfd
+	kPath        = args.Path
+	kOpenFlags   = args.OpenFlags
+	kCreateMode  = args.CreateMode
+	kMode        = args.Mode
+	kAtFlags     = args.AtFlags
+	kUnlinkFlags = args.UnlinkFlags
+	kAccessFlags = args.AccessFlags
+	kAccessMode  = args.AccessMode
+	kRenameFlags = args.RenameFlags
+	kOpenHow     = args.OpenHow
+	kArgv        = args.Argv
+	kEnvp        = args.Envp
+	kCloneFlags  = args.CloneFlags
+	kCloneArgs   = args.CloneArgs
+	kSignal      = args.Signal
+	kFamily      = args.Family
+	kSockType    = args.SockType
+	kSockFlags   = args.SockFlags
+	kSockaddr    = args.Sockaddr
+	kMsgFlags    = args.MsgFlags
+	kShutdownHow = args.ShutdownHow
 )
 
 // argSpec is one argument of a syscall's signature.
 type argSpec struct {
 	name string
 	kind kind
-	aux  int // index of the related argument (length, flags)
+	aux  int // index of the related argument (length, flags, dirfd)
 }
 
-func a(name string, k kind) argSpec { return argSpec{name: name, kind: k} }
-
-func ax(name string, k kind, aux int) argSpec { return argSpec{name: name, kind: k, aux: aux} }
-
-// signatures are the syscalls decoded argument by argument; clone's depends
-// on the arch (see cloneSignature). Others get their raw arguments only.
-var signatures = map[string][]argSpec{
-	// files
-	"open":              {a("path", kPath), a("flags", kOpenFlags), ax("mode", kCreateMode, 1)},
-	"openat":            {a("dirfd", kDirfd), a("path", kPath), a("flags", kOpenFlags), ax("mode", kCreateMode, 2)},
-	"openat2":           {a("dirfd", kDirfd), a("path", kPath), ax("how", kOpenHow, 3), a("size", kUint)},
-	"creat":             {a("path", kPath), a("mode", kMode)},
-	"stat":              {a("path", kPath), a("statbuf", kPtr)},
-	"lstat":             {a("path", kPath), a("statbuf", kPtr)},
-	"fstat":             {a("fd", kFd), a("statbuf", kPtr)},
-	"newfstatat":        {a("dirfd", kDirfd), a("path", kPath), a("statbuf", kPtr), a("flags", kAtFlags)},
-	"statx":             {a("dirfd", kDirfd), a("path", kPath), a("flags", kAtFlags), a("mask", kHex), a("statxbuf", kPtr)},
-	"statfs":            {a("path", kPath), a("buf", kPtr)},
-	"fstatfs":           {a("fd", kFd), a("buf", kPtr)},
-	"access":            {a("path", kPath), a("mode", kAccessMode)},
-	"faccessat":         {a("dirfd", kDirfd), a("path", kPath), a("mode", kAccessMode)},
-	"faccessat2":        {a("dirfd", kDirfd), a("path", kPath), a("mode", kAccessMode), a("flags", kAccessFlags)},
-	"readlink":          {a("path", kPath), a("buf", kPtr), a("bufsiz", kUint)},
-	"readlinkat":        {a("dirfd", kDirfd), a("path", kPath), a("buf", kPtr), a("bufsiz", kUint)},
-	"unlink":            {a("path", kPath)},
-	"unlinkat":          {a("dirfd", kDirfd), a("path", kPath), a("flags", kUnlinkFlags)},
-	"rmdir":             {a("path", kPath)},
-	"mkdir":             {a("path", kPath), a("mode", kMode)},
-	"mkdirat":           {a("dirfd", kDirfd), a("path", kPath), a("mode", kMode)},
-	"mknod":             {a("path", kPath), a("mode", kMode), a("dev", kHex)},
-	"mknodat":           {a("dirfd", kDirfd), a("path", kPath), a("mode", kMode), a("dev", kHex)},
-	"rename":            {a("oldpath", kPath), a("newpath", kPath)},
-	"renameat":          {a("olddirfd", kDirfd), a("oldpath", kPath), a("newdirfd", kDirfd), a("newpath", kPath)},
-	"renameat2":         {a("olddirfd", kDirfd), a("oldpath", kPath), a("newdirfd", kDirfd), a("newpath", kPath), a("flags", kRenameFlags)},
-	"link":              {a("oldpath", kPath), a("newpath", kPath)},
-	"linkat":            {a("olddirfd", kDirfd), a("oldpath", kPath), a("newdirfd", kDirfd), a("newpath", kPath), a("flags", kAtFlags)},
-	"symlink":           {a("target", kPath), a("linkpath", kPath)},
-	"symlinkat":         {a("target", kPath), a("newdirfd", kDirfd), a("linkpath", kPath)},
-	"chdir":             {a("path", kPath)},
-	"fchdir":            {a("fd", kFd)},
-	"chroot":            {a("path", kPath)},
-	"chmod":             {a("path", kPath), a("mode", kMode)},
-	"fchmod":            {a("fd", kFd), a("mode", kMode)},
-	"fchmodat":          {a("dirfd", kDirfd), a("path", kPath), a("mode", kMode)},
-	"fchmodat2":         {a("dirfd", kDirfd), a("path", kPath), a("mode", kMode), a("flags", kAtFlags)},
-	"chown":             {a("path", kPath), a("owner", kInt), a("group", kInt)},
-	"lchown":            {a("path", kPath), a("owner", kInt), a("group", kInt)},
-	"fchown":            {a("fd", kFd), a("owner", kInt), a("group", kInt)},
-	"fchownat":          {a("dirfd", kDirfd), a("path", kPath), a("owner", kInt), a("group", kInt), a("flags", kAtFlags)},
-	"truncate":          {a("path", kPath), a("length", kLong)},
-	"ftruncate":         {a("fd", kFd), a("length", kLong)},
-	"utimensat":         {a("dirfd", kDirfd), a("path", kPath), a("times", kPtr), a("flags", kAtFlags)},
-	"close":             {a("fd", kFd)},
-	"dup":               {a("oldfd", kFd)},
-	"dup2":              {a("oldfd", kFd), a("newfd", kFd)},
-	"dup3":              {a("oldfd", kFd), a("newfd", kFd), a("flags", kOpenFlags)},
-	"read":              {a("fd", kFd), a("buf", kPtr), a("count", kUint)},
-	"write":             {a("fd", kFd), a("buf", kPtr), a("count", kUint)},
-	"ioctl":             {a("fd", kFd), a("request", kHex), a("arg", kHex)},
-	"getcwd":            {a("buf", kPtr), a("size", kUint)},
-	"uselib":            {a("library", kPath)},
-	"inotify_add_watch": {a("fd", kFd), a("path", kPath), a("mask", kHex)},
-
-	// exec
-	"execve":   {a("path", kPath), a("argv", kArgv), a("envp", kEnvp)},
-	"execveat": {a("dirfd", kDirfd), a("path", kPath), a("argv", kArgv), a("envp", kEnvp), a("flags", kAtFlags)},
-
-	// processes
-	"fork":       {},
-	"vfork":      {},
-	"clone3":     {ax("args", kCloneArgs, 1), a("size", kUint)},
-	"exit":       {a("status", kInt)},
-	"exit_group": {a("status", kInt)},
-	"kill":       {a("pid", kInt), a("sig", kSignal)},
-	"tkill":      {a("tid", kInt), a("sig", kSignal)},
-	"tgkill":     {a("tgid", kInt), a("tid", kInt), a("sig", kSignal)},
-	"wait4":      {a("pid", kInt), a("wstatus", kPtr), a("options", kHex), a("rusage", kPtr)},
-	"setsid":     {},
-	"setpgid":    {a("pid", kInt), a("pgid", kInt)},
-	"getpid":     {},
-	"getppid":    {},
-
-	// network
-	"socket":     {a("domain", kFamily), a("type", kSockType), a("protocol", kInt)},
-	"socketpair": {a("domain", kFamily), a("type", kSockType), a("protocol", kInt), a("sv", kPtr)},
-	"connect":    {a("fd", kFd), ax("addr", kSockaddr, 2), a("addrlen", kUint)},
-	"bind":       {a("fd", kFd), ax("addr", kSockaddr, 2), a("addrlen", kUint)},
-	"listen":     {a("fd", kFd), a("backlog", kInt)},
-	"accept":     {a("fd", kFd), a("addr", kPtr), a("addrlen", kPtr)},
-	"accept4":    {a("fd", kFd), a("addr", kPtr), a("addrlen", kPtr), a("flags", kSockFlags)},
-	"shutdown":   {a("fd", kFd), a("how", kShutdownHow)},
-	"sendto":     {a("fd", kFd), a("buf", kPtr), a("len", kUint), a("flags", kMsgFlags), ax("dest_addr", kSockaddr, 5), a("addrlen", kUint)},
-	"recvfrom":   {a("fd", kFd), a("buf", kPtr), a("len", kUint), a("flags", kMsgFlags), a("src_addr", kPtr), a("addrlen", kPtr)},
-	"sendmsg":    {a("fd", kFd), a("msg", kPtr), a("flags", kMsgFlags)},
-	"recvmsg":    {a("fd", kFd), a("msg", kPtr), a("flags", kMsgFlags)},
-}
-
-// cloneSignature is clone's: x86_64 passes child_tid before tls, the
-// generic ABI (aarch64, riscv64) after.
-func cloneSignature(arch *syscalls.Arch) []argSpec {
-	if arch == syscalls.X86_64 {
-		return []argSpec{a("flags", kCloneFlags), a("stack", kPtr), a("parent_tid", kPtr), a("child_tid", kPtr), a("tls", kHex)}
+// byArch are the signatures of each arch, from the model: every syscall
+// args.Names lists is decoded, argument by argument.
+var byArch = func() map[*syscalls.Arch]map[string][]argSpec {
+	m := map[*syscalls.Arch]map[string][]argSpec{}
+	for _, arch := range syscalls.Arches() {
+		m[arch] = map[string][]argSpec{}
+		for _, name := range args.Names(arch) {
+			l, _ := args.Of(arch, name)
+			spec := make([]argSpec, len(l.Args))
+			for i, a := range l.Args {
+				spec[i] = argSpec{name: a.Name, kind: a.Kind, aux: a.Rel}
+			}
+			m[arch][name] = spec
+		}
 	}
-	return []argSpec{a("flags", kCloneFlags), a("stack", kPtr), a("parent_tid", kPtr), a("tls", kHex), a("child_tid", kPtr)}
-}
+	return m
+}()
+
+// signatures are the decoded syscalls of any arch, by name; where the
+// arguments depend on the arch (clone), x86_64's. Decode uses the
+// notification's arch (see signature).
+var signatures = func() map[string][]argSpec {
+	m := map[string][]argSpec{}
+	for _, arch := range syscalls.Arches() {
+		for name, spec := range byArch[arch] {
+			if _, ok := m[name]; !ok {
+				m[name] = spec
+			}
+		}
+	}
+	return m
+}()
 
 func signature(name string, arch *syscalls.Arch) ([]argSpec, bool) {
-	if name == "clone" {
-		return cloneSignature(arch), true
-	}
-	s, ok := signatures[name]
+	s, ok := byArch[arch][name]
 	return s, ok
 }
 
 // Decoded reports whether the named syscall's arguments are decoded (the
-// others are recorded raw only).
+// others are recorded raw only) on some arch.
 func Decoded(name string) bool {
-	_, ok := signature(name, syscalls.X86_64)
+	_, ok := signatures[name]
 	return ok
 }
 
@@ -196,22 +124,23 @@ func Decode(c *handler.Ctx) Fields {
 	if !ok {
 		return nil
 	}
-	args := c.Args()
+	raw := c.Args()
 	fs := make(Fields, 0, len(spec))
 	for i, s := range spec {
-		if s.kind == kCreateMode && !creates(args[s.aux]) {
+		if s.kind == kCreateMode && !creates(raw[s.aux]) {
 			continue // the kernel ignores the mode
 		}
-		fs = append(fs, Field{Name: s.name, Value: decodeArg(c, s, args[i], args)})
+		fs = append(fs, Field{Name: s.name, Value: decodeArg(c, s, raw[i], raw)})
 	}
 	return fs
 }
 
-func decodeArg(c *handler.Ctx, s argSpec, v uint64, args [6]uint64) any {
+func decodeArg(c *handler.Ctx, s argSpec, v uint64, raw [6]uint64) any {
 	switch s.kind {
-	case kPtr:
+	case kPtr, args.Buffer, args.SockaddrOut, args.Msghdr, args.MsghdrOut, args.Mmsghdr, args.MmsghdrOut,
+		args.XattrArgs, args.MountAttr, args.FileAttr, args.FileHandle:
 		return ptr(v)
-	case kInt:
+	case kInt, args.Pid, args.Uid, args.Gid:
 		return int64(int32(v))
 	case kLong:
 		return int64(v)
@@ -224,7 +153,7 @@ func decodeArg(c *handler.Ctx, s argSpec, v uint64, args [6]uint64) any {
 			return Sym("AT_FDCWD")
 		}
 		return int64(int32(v))
-	case kPath:
+	case kPath, args.LinkTarget, args.String:
 		if v == 0 {
 			return Sym("NULL")
 		}
@@ -248,7 +177,7 @@ func decodeArg(c *handler.Ctx, s argSpec, v uint64, args [6]uint64) any {
 	case kRenameFlags:
 		return Sym(flagString(v&0xffffffff, renameFlagNames))
 	case kOpenHow:
-		return openHow(c, v, args[s.aux])
+		return openHow(c, v, raw[s.aux])
 	case kArgv:
 		return argv(c, v)
 	case kEnvp:
@@ -256,7 +185,7 @@ func decodeArg(c *handler.Ctx, s argSpec, v uint64, args [6]uint64) any {
 	case kCloneFlags:
 		return Sym(cloneFlags(v))
 	case kCloneArgs:
-		return cloneArgs(c, v, args[s.aux])
+		return cloneArgs(c, v, raw[s.aux])
 	case kSignal:
 		return Sym(signal(v & 0xffffffff))
 	case kFamily:
@@ -266,7 +195,7 @@ func decodeArg(c *handler.Ctx, s argSpec, v uint64, args [6]uint64) any {
 	case kSockFlags:
 		return Sym(flagString(v&0xffffffff, sockFlagNames))
 	case kSockaddr:
-		return sockaddr(c, v, args[s.aux])
+		return sockaddr(c, v, raw[s.aux])
 	case kMsgFlags:
 		return Sym(flagString(v&0xffffffff, msgFlagNames))
 	case kShutdownHow:

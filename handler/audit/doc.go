@@ -31,12 +31,16 @@
 //
 // # Decoding
 //
-// Decode knows the signatures of the file, exec, process and network
-// syscalls (Family lists them) and of a few others; the rest keep their raw
-// arguments. It shows
+// Decode reads each syscall's signature from the syscall-argument model
+// (package syscalls/args), in the order of the notification's arch (clone
+// differs between x86_64 and aarch64): the file, exec, process and network
+// syscalls (Family lists them) and a few others; the rest keep their raw
+// arguments. The "file" family is every syscall with a path argument in
+// the model, exec's aside. It shows
 //
-//   - paths as the process passed them (the top-level "path" is the
-//     first one made absolute, see PathArg);
+//   - paths, symlink targets, xattr names as the process passed them (the
+//     top-level "path" is the first looked-up path made absolute, see
+//     PathArg);
 //   - open flags, AT_* flags, access modes, clone flags and exit signals,
 //     socket families and types, MSG_* flags by name; leftover bits in hex;
 //   - modes in octal ("0644"); open's mode only with O_CREAT or O_TMPFILE,

@@ -6,29 +6,25 @@ import (
 	"strings"
 
 	"github.com/sandlock-go/sandlock-go/syscalls"
+	"github.com/sandlock-go/sandlock-go/syscalls/args"
 )
 
-// pathArgs maps a syscall name to the index of its path argument. Where a
-// syscall has two paths (rename, link), the first is logged.
-var pathArgs = map[string]int{
-	"open": 0, "openat": 1, "openat2": 1, "creat": 0,
-	"execve": 0, "execveat": 1, "uselib": 0,
-	"stat": 0, "lstat": 0, "newfstatat": 1, "statx": 1, "statfs": 0,
-	"access": 0, "faccessat": 1, "faccessat2": 1,
-	"unlink": 0, "unlinkat": 1, "rmdir": 0,
-	"mkdir": 0, "mkdirat": 1, "mknod": 0, "mknodat": 1,
-	"rename": 0, "renameat": 1, "renameat2": 1,
-	"link": 0, "linkat": 1, "symlink": 1, "symlinkat": 2,
-	"readlink": 0, "readlinkat": 1,
-	"chdir": 0, "chroot": 0,
-	"chmod": 0, "fchmodat": 1, "fchmodat2": 1,
-	"chown": 0, "lchown": 0, "fchownat": 1,
-	"truncate": 0, "utime": 0, "utimes": 0, "futimesat": 1, "utimensat": 1,
-	"getxattr": 0, "lgetxattr": 0, "setxattr": 0, "lsetxattr": 0,
-	"listxattr": 0, "llistxattr": 0, "removexattr": 0, "lremovexattr": 0,
-	"inotify_add_watch": 1, "name_to_handle_at": 1,
-	"swapon": 0, "swapoff": 0, "acct": 0,
-}
+// pathArgs maps a syscall name to the index of its first looked-up path
+// argument in the syscall-argument model (package syscalls/args); where a
+// syscall has two paths (rename, link), the first is logged; symlink's
+// target is not looked up, so its link path is.
+var pathArgs = func() map[string]int {
+	m := map[string]int{}
+	for _, arch := range syscalls.Arches() {
+		for _, name := range args.Names(arch) {
+			l, _ := args.Of(arch, name)
+			if p, ok := l.Path(); ok {
+				m[name] = p.Index
+			}
+		}
+	}
+	return m
+}()
 
 // PathArg returns the index of the path argument of the named syscall:
 // the one Record.Path shows, made absolute.
@@ -38,22 +34,24 @@ func PathArg(syscall string) (int, bool) {
 }
 
 // families group syscalls by what they touch, as strace's %file, %process
-// and %network do; names an arch lacks are dropped by Family.
+// and %network do; names an arch lacks are dropped by Family. "file" is
+// every syscall with a path argument in the model, but exec's.
 var families = map[string][]string{
-	"file": {
-		"open", "openat", "openat2", "creat",
-		"stat", "lstat", "newfstatat", "statx", "statfs",
-		"access", "faccessat", "faccessat2", "readlink", "readlinkat",
-		"unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "mknod", "mknodat",
-		"rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat",
-		"chdir", "chroot", "chmod", "fchmodat", "fchmodat2",
-		"chown", "lchown", "fchownat", "truncate", "utimensat",
-	},
+	"file": func() []string {
+		var names []string
+		for name := range pathArgs {
+			if name != "execve" && name != "execveat" {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		return names
+	}(),
 	"exec":    {"execve", "execveat"},
 	"process": {"fork", "vfork", "clone", "clone3", "exit_group", "kill"},
 	"network": {
 		"socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
-		"shutdown", "sendto", "recvfrom", "sendmsg", "recvmsg",
+		"shutdown", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
 	},
 }
 

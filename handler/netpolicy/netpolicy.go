@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
-	"github.com/sandlock-go/sandlock-go/handler/internal/procfs"
 	"github.com/sandlock-go/sandlock-go/handler/internal/sockaddr"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -132,59 +132,130 @@ func splitHostPort(s string) (host, port string, err error) {
 	return s[:i], s[i+1:], nil
 }
 
-// Syscalls returns the names to register the Policy on.
+// Syscalls returns the names to register the Policy on: every name of
+// ConnectSyscalls and BindSyscalls.
 func (p *Policy) Syscalls(arch *syscalls.Arch) []string {
-	if arch == nil {
-		arch = syscalls.Native()
-	}
 	var out []string
-	for _, n := range []string{"connect", "bind"} {
-		if _, err := arch.Number(n); err == nil {
+	for _, n := range append(ConnectSyscalls(arch), BindSyscalls(arch)...) {
+		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
-// Handle decides a connect or bind and performs it on the process's socket.
+// Handle decides a socket, connect, bind, sendto, sendmsg or sendmmsg and,
+// where the call names an endpoint, performs it on the process's socket.
 func (p *Policy) Handle(c *handler.Ctx) handler.Action {
-	name := c.SyscallName()
-	if name != "connect" && name != "bind" {
-		return handler.Continue()
+	switch c.SyscallName() {
+	case "socket":
+		return p.socket(c)
+	case "setsockopt":
+		return p.setsockopt(c)
+	case "connect", "bind":
+		return p.connectOrBind(c)
+	case "sendto":
+		return p.sendto(c)
+	case "sendmsg":
+		return p.sendmsg(c)
+	case "sendmmsg":
+		return p.sendmmsg(c)
 	}
-	size := c.Arg(2)
+	return handler.Continue()
+}
+
+// connectOrBind decides a connect or bind on the socket's family and the
+// address, and performs an allowed one on the process's socket.
+func (p *Policy) connectOrBind(c *handler.Ctx) handler.Action {
+	name := c.SyscallName()
+	l, _ := layout(c)
+	ptr, length, ok := l.Sockaddr()
+	if !ok {
+		return handler.Continue() // not a syscall of the model: a bug
+	}
+	size := int32(c.Arg(length))
 	if size < 2 || size > sockaddr.Max {
 		return handler.Errno(unix.EINVAL)
 	}
-	raw, err := c.Read(c.Arg(1), int(size))
+	raw, err := c.Read(c.Arg(ptr), int(size))
 	if err != nil {
 		return handler.Errno(unix.EFAULT)
 	}
-	family, addr, port, ok := decode(raw)
+	sock, info, errno := socketOf(c)
+	if errno != 0 {
+		return handler.Errno(errno)
+	}
+	defer unix.Close(sock)
 	rules, denyErrno := p.connect, p.ConnectErrno
 	if name == "bind" {
 		rules, denyErrno = p.bind, p.BindErrno
 	}
-	allowed := true
-	switch family {
-	case "inet", "inet6":
-		allowed = ok && matchAny(rules, addr, port)
-	case "unix":
-		allowed = !p.denyUnix
+	family, addr, port, ok := decode(raw)
+	var allowed bool
+	switch p.verdict(info) {
+	case passLocal:
+		if info.domain == unix.AF_UNIX {
+			// Never on the process's behalf: the peer would see the
+			// supervisor's credentials. The kernel performs it as
+			// the process; Landlock and the sandbox's unix-socket
+			// guard judge.
+			allowed = !p.denyUnix
+			p.decided(c, name, family, raw, addr, port, allowed)
+			if !allowed {
+				return handler.Errno(denyErrno)
+			}
+		}
+		return handler.Continue()
+	case refuseFamily:
+		allowed = false
+	default:
+		switch {
+		case family == "inet" || family == "inet6":
+			allowed = ok && matchAny(rules, addr, port)
+		case sockaddr.Family(raw) == unix.AF_UNSPEC && name == "connect":
+			// Dissociates the socket: reaches no endpoint.
+			allowed = true
+		default:
+			// bind with AF_UNSPEC is AF_INET to the kernel; any
+			// family no rule can name is refused.
+			allowed = false
+		}
 	}
-	if p.OnDecision != nil {
-		p.OnDecision(Decision{Syscall: name, Pid: c.Pid(), Family: family, Address: describe(family, addr, port, raw), Allowed: allowed})
-	}
+	p.decided(c, name, family, raw, addr, port, allowed)
 	if !allowed {
 		return handler.Errno(denyErrno)
 	}
-	if family == "unix" {
-		// Never on the process's behalf: the peer would see the
-		// supervisor's credentials. The kernel performs it as the
-		// process; Landlock and the sandbox's unix-socket guard judge.
-		return handler.Continue()
+	nr := unix.SYS_CONNECT
+	if name == "bind" {
+		nr = unix.SYS_BIND
 	}
-	return onBehalf(c, name, raw)
+	// As the process: a bind to a privileged port needs its capability,
+	// not the supervisor's.
+	errno = unix.EACCES
+	if err := c.AsProcess(func() { errno = sockaddrCall(nr, sock, raw) }); err != nil {
+		return handler.Errno(unix.EACCES)
+	}
+	if errno != 0 {
+		return handler.Errno(errno)
+	}
+	return handler.ReturnValue(0)
+}
+
+func (p *Policy) decided(c *handler.Ctx, name, family string, raw []byte, addr netip.Addr, port int, allowed bool) {
+	if p.OnDecision != nil {
+		p.OnDecision(Decision{Syscall: name, Pid: c.Pid(), Family: family, Address: describe(family, addr, port, raw), Allowed: allowed})
+	}
+}
+
+// allowedDestination decides the destination of a send on an IP socket.
+func (p *Policy) allowedDestination(raw []byte) (family string, addr netip.Addr, port int, allowed bool) {
+	family, addr, port, ok := decode(raw)
+	if family != "inet" && family != "inet6" {
+		// AF_UNSPEC is AF_INET to udp_sendmsg; other families are
+		// errors or unknown.
+		return family, addr, port, false
+	}
+	return family, addr, port, ok && matchAny(p.connect, addr, port)
 }
 
 func matchAny(eps []endpoint, a netip.Addr, port int) bool {
@@ -222,58 +293,35 @@ func describe(family string, addr netip.Addr, port int, raw []byte) string {
 	return sockaddr.String(raw)
 }
 
-// onBehalf performs the call on a copy of the process's socket.
-func onBehalf(c *handler.Ctx, name string, raw []byte) handler.Action {
-	sock, err := socketOf(c)
-	if err != nil {
-		return handler.Errno(errnoOf(err, unix.EBADF))
-	}
-	defer unix.Close(sock)
-	nr := unix.SYS_CONNECT
-	if name == "bind" {
-		nr = unix.SYS_BIND
-	}
-	// As the process: a bind to a privileged port needs its capability,
-	// not the supervisor's.
-	errno := unix.EACCES
-	if err := c.AsProcess(func() { errno = sockaddrCall(nr, sock, raw) }); err != nil {
-		return handler.Errno(unix.EACCES)
-	}
-	if errno != 0 {
-		return handler.Errno(errno)
-	}
-	return handler.ReturnValue(0)
-}
-
-// socketOf copies the process's socket (argument 0) into the supervisor.
-func socketOf(c *handler.Ctx) (int, error) {
-	pidfd, err := unix.PidfdOpen(c.Pid(), unix.PIDFD_THREAD)
-	if err != nil {
-		tgid, terr := procfs.Tgid(c.Pid())
-		if terr != nil {
-			return -1, terr
-		}
-		if pidfd, err = unix.PidfdOpen(tgid, 0); err != nil {
-			return -1, err
-		}
-	}
-	defer unix.Close(pidfd)
-	fd, err := unix.PidfdGetfd(pidfd, int(int32(c.Arg(0))), 0)
-	if err != nil {
-		return -1, err
-	}
-	// The pidfd pinned the task; make sure it is still the one that asked.
-	if err := c.Valid(); err != nil {
-		unix.Close(fd)
-		return -1, unix.ESRCH
-	}
-	return fd, nil
-}
-
 func errnoOf(err error, fallback unix.Errno) unix.Errno {
 	var errno unix.Errno
 	if errors.As(err, &errno) && errno != 0 {
 		return errno
 	}
 	return fallback
+}
+
+// TCPPorts returns the ports of the connect and bind rules, for a kernel
+// layer under the Policy (Landlock's TCP rules: sandbox.Policy's
+// TCPConnectPorts and TCPBindPorts): every port a rule names, whatever its
+// host, so that the kernel refuses every other port and the Policy narrows
+// each port to its hosts. A list is nil when a rule allows any port (the
+// kernel cannot narrow it), and empty, not nil, when there is no rule
+// (nothing is allowed).
+func (p *Policy) TCPPorts() (connect, bind []uint16) {
+	return ports(p.connect), ports(p.bind)
+}
+
+func ports(eps []endpoint) []uint16 {
+	out := []uint16{}
+	for _, e := range eps {
+		if e.port < 0 {
+			return nil
+		}
+		if !slices.Contains(out, uint16(e.port)) {
+			out = append(out, uint16(e.port))
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -1,8 +1,11 @@
 package pathpolicy
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -10,20 +13,49 @@ import (
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
-// ExecPolicy allows or denies execve and execveat by path.
+// ExecPolicy allows or denies execve and execveat by path, and by what
+// the kernel would run for it: the interpreters named on #! lines.
 //
-// It is not race-free: an allowed exec must be answered Continue, and the
-// kernel then reads the path from the process's memory again, where another
-// thread may have changed it. It guarantees that a program that execs a
-// denied path, or a symlink or relative path that resolves to one, gets
-// EACCES; against a hostile multi-threaded process, enforce exec with
-// Landlock.
+// # What is checked
+//
+// The path is resolved as the process would resolve it (relative to its
+// working directory or dirfd, symlinks followed by the kernel) and the
+// rules are checked on the canonical path of the object found. When that
+// object is a script, the interpreter on its #! line is resolved and
+// checked the same way, and its own #! line, up to the kernel's depth
+// (ELOOP past it): a script in an allowed directory cannot run an
+// interpreter outside it. The first bytes are read as the process
+// (Ctx.AsProcess); a script the process may execute but not read is read
+// by the supervisor, which uses the bytes for the decision only.
+// binfmt_misc handlers (a file run by an interpreter the administrator
+// registered by magic number or extension, such as qemu-user or Wine) and
+// the ELF interpreter (the dynamic loader) are not checked.
+//
+// # Not race-free
+//
+// An allowed exec must be answered Continue, and the kernel then reads the
+// path from the process's memory again, where another thread may have
+// changed it, and reads the file, which may have changed too. The policy
+// guarantees that a program that execs a denied path, or a symlink or
+// relative path that resolves to one, or a script whose interpreter is
+// denied, gets EACCES; against a hostile multi-threaded process the
+// decision belongs to Landlock's execute right (sandbox.Policy.ExecPaths),
+// which the kernel checks on the file it executes and on every
+// interpreter it opens. Neither can stop a dynamic loader that is allowed
+// to run from loading a file given as its argument
+// (/lib64/ld-linux-x86-64.so.2 /path/denied): the loader maps it without
+// exec.
 type ExecPolicy struct {
 	r rules
-	// OnDecision, when set, is called for every decided exec. It must be
-	// safe for concurrent use.
+	// OnDecision, when set, is called for every decided exec, and for
+	// every interpreter checked for one (with the exec's syscall name).
+	// It must be safe for concurrent use.
 	OnDecision func(Decision)
 }
+
+// maxInterpreters is how many #! interpreters the kernel follows before
+// failing with ELOOP (fs/exec.c: exec_binprm).
+const maxInterpreters = 5
 
 // NewExecPolicy returns an ExecPolicy for r.
 func NewExecPolicy(r Rules) (*ExecPolicy, error) {
@@ -39,7 +71,8 @@ func (p *ExecPolicy) Syscalls(arch *syscalls.Arch) []string {
 	return existing(arch, "execve", "execveat")
 }
 
-// Handle denies an exec of a path outside the rules and lets others run.
+// Handle denies an exec of a path outside the rules, or of a script whose
+// interpreter is outside them, and lets others run.
 func (p *ExecPolicy) Handle(c *handler.Ctx) handler.Action {
 	dirfd, pathArg := int32(unix.AT_FDCWD), 0
 	if c.SyscallName() == "execveat" {
@@ -49,32 +82,105 @@ func (p *ExecPolicy) Handle(c *handler.Ctx) handler.Action {
 	if err != nil {
 		return handler.Errno(errnoOf(err, unix.EFAULT))
 	}
-	canon, errno := p.resolve(c, dirfd, path)
+	fd, canon, errno := p.resolve(c, dirfd, path)
 	allowed := errno == 0 && p.r.allowed(canon)
-	if p.OnDecision != nil {
-		d := Decision{Syscall: c.SyscallName(), Pid: c.Pid(), Path: canon, Allowed: allowed}
-		if !allowed {
-			d.Errno = unix.EACCES
-		}
-		p.OnDecision(d)
-	}
+	p.decided(c, canon, allowed, unix.EACCES)
 	if !allowed {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 		return handler.Errno(unix.EACCES)
+	}
+	// What the kernel runs for it: the #! interpreters.
+	for depth := 0; fd >= 0; depth++ {
+		interp, ok := p.interpreter(c, fd)
+		unix.Close(fd)
+		if !ok {
+			break
+		}
+		if depth == maxInterpreters {
+			p.decided(c, interp, false, unix.ELOOP)
+			return handler.Errno(unix.ELOOP)
+		}
+		// The kernel opens the interpreter relative to the working
+		// directory of the process.
+		fd, canon, errno = p.resolve(c, unix.AT_FDCWD, interp)
+		allowed = errno == 0 && p.r.allowed(canon)
+		p.decided(c, canon, allowed, unix.EACCES)
+		if !allowed {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return handler.Errno(unix.EACCES)
+		}
 	}
 	return handler.Continue()
 }
 
-// resolve returns the canonical path of the file to execute; when it cannot
-// be opened, the lexical path (the exec will fail in the kernel anyway, and
-// the rules still apply to the name).
-func (p *ExecPolicy) resolve(c *handler.Ctx, dirfd int32, path string) (string, unix.Errno) {
+func (p *ExecPolicy) decided(c *handler.Ctx, path string, allowed bool, errno unix.Errno) {
+	if p.OnDecision == nil {
+		return
+	}
+	d := Decision{Syscall: c.SyscallName(), Pid: c.Pid(), Path: path, Allowed: allowed}
+	if !allowed {
+		d.Errno = errno
+	}
+	p.OnDecision(d)
+}
+
+// interpreter returns the interpreter on the #! line of the regular file
+// open (O_PATH) at fd, ok false when it is not a script or cannot be
+// read.
+func (p *ExecPolicy) interpreter(c *handler.Ctx, fd int) (string, bool) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return "", false // the kernel executes regular files only
+	}
+	head := make([]byte, binprmBufSize)
+	n := -1
+	reopen := "/proc/self/fd/" + strconv.Itoa(fd)
+	read := func() {
+		f, err := unix.Open(reopen, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			return
+		}
+		defer unix.Close(f)
+		if m, err := unix.Pread(f, head, 0); err == nil {
+			n = m
+		}
+	}
+	if err := c.AsProcess(read); err != nil {
+		n = -1 // not confined: read as the supervisor below
+	}
+	if n < 0 {
+		// Execute-only for the process: the kernel still reads the #!
+		// line. Read it as the supervisor, for the decision only; a
+		// regular file has no open side effects, and /proc files are
+		// not read.
+		if canon, errno := fdPath(fd); errno != 0 || canon == "/proc" || strings.HasPrefix(canon, "/proc/") {
+			return "", false
+		}
+		read()
+	}
+	if n < 2 {
+		return "", false
+	}
+	return ParseShebang(head[:n])
+}
+
+// resolve opens (O_PATH) the file to execute and returns it with its
+// canonical path; when it cannot be opened, fd is -1 and the path is the
+// lexical one (the exec will fail in the kernel anyway, and the rules
+// still apply to the name). errno is EACCES for a denied file reached by
+// another name.
+func (p *ExecPolicy) resolve(c *handler.Ctx, dirfd int32, path string) (fd int, canon string, errno unix.Errno) {
 	if path == "" {
 		// execveat(fd, "", AT_EMPTY_PATH): the file is the descriptor.
 		path = "."
 	}
 	base, baseDir, errno := baseDirFD(c, dirfd, path)
 	if errno != 0 {
-		return path, errno
+		return -1, path, errno
 	}
 	if base >= 0 {
 		defer unix.Close(base)
@@ -84,7 +190,7 @@ func (p *ExecPolicy) resolve(c *handler.Ctx, dirfd int32, path string) (string, 
 		lexical = filepath.Clean(path)
 	}
 	if !p.r.allowed(lexical) {
-		return lexical, 0
+		return -1, lexical, 0
 	}
 	at := base
 	if at < 0 {
@@ -92,15 +198,57 @@ func (p *ExecPolicy) resolve(c *handler.Ctx, dirfd int32, path string) (string, 
 	}
 	fd, err := unix.Openat2(at, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS})
 	if err != nil {
-		return lexical, 0
+		return -1, lexical, 0
 	}
-	defer unix.Close(fd)
-	canon, errno := fdPath(fd)
+	canon, errno = fdPath(fd)
 	if errno != 0 {
-		return lexical, 0
+		unix.Close(fd)
+		return -1, lexical, 0
 	}
 	if p.r.deniedObject(fd) {
-		return canon, unix.EACCES
+		unix.Close(fd)
+		return -1, canon, unix.EACCES
 	}
-	return canon, 0
+	return fd, canon, 0
+}
+
+// binprmBufSize is BINPRM_BUF_SIZE: how much of a file the kernel reads to
+// find its #! line.
+const binprmBufSize = 256
+
+// ParseShebang returns the interpreter named on the #! line at the start
+// of head (the first bytes of a file), as the kernel's binfmt_script reads
+// it: within the first 256 bytes, after blanks, up to a blank or NUL; ok is
+// false when the kernel would not run the file as a script.
+func ParseShebang(head []byte) (interp string, ok bool) {
+	if len(head) < 2 || head[0] != '#' || head[1] != '!' {
+		return "", false
+	}
+	var buf [binprmBufSize]byte // zero-padded, as the kernel's
+	copy(buf[:], head)
+	blank := func(b byte) bool { return b == ' ' || b == '\t' }
+	end := bytes.IndexByte(buf[:], '\n')
+	if end < 0 {
+		// No newline in the buffer: the name must end before it does.
+		last := binprmBufSize - 1
+		i := 2
+		for i < last && blank(buf[i]) {
+			i++
+		}
+		if i == last || bytes.IndexAny(buf[i:last], " \t\x00") < 0 {
+			return "", false
+		}
+		end = last
+	}
+	line := bytes.Trim(buf[2:end], " \t")
+	if len(line) == 0 {
+		return "", false
+	}
+	if i := bytes.IndexAny(line, " \t\x00"); i >= 0 {
+		line = line[:i]
+	}
+	if len(line) == 0 {
+		return "", false
+	}
+	return string(line), true
 }

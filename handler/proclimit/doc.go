@@ -5,9 +5,22 @@
 //
 // The sandbox starts the program in a process group of its own. The
 // limiter traps the syscalls that create processes (fork, vfork, clone
-// without CLONE_THREAD, clone3) and counts the live processes of the
-// caller's process group through /proc; at the cap the call fails with
-// EAGAIN, as the kernel's own RLIMIT_NPROC does. Exited processes drop out of
+// without CLONE_THREAD) and counts the live processes of the caller's
+// process group through /proc; at the cap the call fails with EAGAIN, as
+// the kernel's own RLIMIT_NPROC does. RLIMIT_NPROC is no substitute: it
+// counts every process of the user, and never applies to root (uid 0 of
+// the initial user namespace), capabilities or not.
+//
+// # clone3
+//
+// clone3 takes its flags in memory, which another thread can rewrite
+// between the limiter's read and the kernel's: a limiter that let
+// CLONE_THREAD through would let processes through. The limiter answers
+// every clone3 with ENOSYS, which makes libc (glibc 2.34+, musl) fall back
+// to clone, whose flags are in a register that the limiter reads and the
+// kernel uses as they were. The sandbox's isolation rules already answer
+// clone3 with ENOSYS in the kernel; the limiter keeps the count whole when
+// Policy.AllowSyscalls takes clone3 out of them. Exited processes drop out of
 // the count as soon as they are reaped. So that no process can leave the
 // group and escape the count, setsid and setpgid fail with EPERM.
 //

@@ -26,9 +26,14 @@ func Family(raw []byte) uint16 {
 	return binary.NativeEndian.Uint16(raw)
 }
 
+// sizeofSockaddrInet6RFC2133 is SIN6_LEN_RFC2133: a sockaddr_in6 without
+// sin6_scope_id, the shortest the kernel takes for AF_INET6.
+const sizeofSockaddrInet6RFC2133 = 24
+
 // Inet returns the address and port of an AF_INET or AF_INET6 address. It
 // reports false for another family or an address too short for its
-// family. An IPv4-mapped IPv6 address is returned as it is.
+// family (as the kernel reads them: 16 bytes for AF_INET, 24 for
+// AF_INET6). An IPv4-mapped IPv6 address is returned as it is.
 func Inet(raw []byte) (netip.AddrPort, bool) {
 	switch Family(raw) {
 	case unix.AF_INET:
@@ -37,7 +42,7 @@ func Inet(raw []byte) (netip.AddrPort, bool) {
 		}
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw[4:8])), binary.BigEndian.Uint16(raw[2:])), true
 	case unix.AF_INET6:
-		if len(raw) < unix.SizeofSockaddrInet6 {
+		if len(raw) < sizeofSockaddrInet6RFC2133 {
 			return netip.AddrPort{}, false
 		}
 		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw[8:24])), binary.BigEndian.Uint16(raw[2:])), true

@@ -61,6 +61,15 @@ func TestInet(t *testing.T) {
 	require.Equal(t, netip.MustParseAddrPort("10.0.0.1:443"), ap)
 	_, ok = Inet(inet4([4]byte{10, 0, 0, 1}, 443)[:7])
 	require.False(t, ok, "a truncated sockaddr_in")
+	v6 := make([]byte, unix.SizeofSockaddrInet6)
+	binary.NativeEndian.PutUint16(v6, unix.AF_INET6)
+	binary.BigEndian.PutUint16(v6[2:], 53)
+	v6[23] = 1 // ::1
+	ap, ok = Inet(v6[:24])
+	require.True(t, ok, "a sockaddr_in6 without scope id (SIN6_LEN_RFC2133)")
+	require.Equal(t, netip.MustParseAddrPort("[::1]:53"), ap)
+	_, ok = Inet(v6[:23])
+	require.False(t, ok)
 	_, ok = Inet(unixAddr("/x"))
 	require.False(t, ok)
 }

@@ -1,0 +1,48 @@
+package sandbox
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// sizeofRulesetAttrNet is struct landlock_ruleset_attr up to
+// handled_access_net (ABI 4).
+const sizeofRulesetAttrNet = 16
+
+// landlockCreateRulesetNet creates a ruleset handling filesystem rights fs
+// and network rights net.
+func landlockCreateRulesetNet(fs, net uint64) (int, error) {
+	attr := unix.LandlockRulesetAttr{Handled_access_fs: fs, Handled_access_net: net}
+	size := uintptr(sizeofRulesetAttrFS)
+	if net != 0 {
+		size = sizeofRulesetAttrNet
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
+// landlockRuleNetPort is LANDLOCK_RULE_NET_PORT (ABI 4), which x/sys
+// lacks.
+const landlockRuleNetPort = 2
+
+// landlockNetPortAttr is struct landlock_net_port_attr (packed; two u64,
+// so no padding either way), which x/sys lacks.
+type landlockNetPortAttr struct {
+	allowedAccess uint64
+	port          uint64
+}
+
+// landlockAddNetRule adds a LANDLOCK_RULE_NET_PORT rule: right on port.
+func landlockAddNetRule(ruleset int, right uint64, port uint16) error {
+	attr := landlockNetPortAttr{allowedAccess: right, port: uint64(port)}
+	_, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), landlockRuleNetPort,
+		uintptr(unsafe.Pointer(&attr)), 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
