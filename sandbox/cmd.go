@@ -313,6 +313,10 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	static, err := c.Policy.staticProgram(c.table.Arch())
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	ll := c.Policy.landlock()
 	if ll != nil {
 		if err := ll.check(); err != nil {
@@ -337,6 +341,7 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 		Env:       env,
 		Dir:       c.Dir,
 		Program:   prog.Marshal(),
+		Static:    static.Marshal(),
 		Landlock:  ll,
 		Layer:     c.Policy.policyLayer(path),
 		Isolation: iso,

@@ -47,6 +47,7 @@ type helperConfig struct {
 	Env        []string
 	Dir        string
 	Program    []byte
+	Static     []byte          `json:",omitempty"` // Policy.Seccomp's program
 	Landlock   *landlockConfig `json:",omitempty"`
 	Layer      *policyLayer    `json:",omitempty"`
 	Isolation  *isolationConfig
@@ -76,6 +77,10 @@ func runHelper(extra int) {
 	if err != nil {
 		h.fail(exitSetupFailed, err)
 	}
+	static, err := prepareStatic(cfg)
+	if err != nil {
+		h.fail(exitSetupFailed, err)
+	}
 	h.installing()
 	// Everything the target needs is ready: from here on, every syscall
 	// of this thread may be trapped, and the supervisor answers them
@@ -83,7 +88,14 @@ func runHelper(extra int) {
 	if _, err := seccomp.Install(prog, seccomp.InstallOptions{Listener: true}); err != nil {
 		h.fail(exitSetupFailed, err)
 	}
-	err = unix.Exec(cfg.Path, cfg.Args, cfg.Env)
+	if static != nil {
+		if err := static.install(); err != nil {
+			h.fail(exitSetupFailed, err)
+		}
+		err = static.exec()
+	} else {
+		err = unix.Exec(cfg.Path, cfg.Args, cfg.Env)
+	}
 	code := exitNotExec
 	if errors.Is(err, unix.ENOENT) {
 		code = exitNotFound

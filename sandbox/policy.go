@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	elastic "github.com/elastic/go-seccomp-bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/seccomp"
@@ -88,6 +89,20 @@ type Policy struct {
 	// is registered on them), so that every process of the run stays in
 	// its process group, which the sandbox kills when the run ends.
 	AllowProcessGroups bool
+
+	// Seccomp, when not nil, is a static policy in elastic/go-seccomp-bpf's
+	// format (ParseSeccompPolicy reads its YAML or JSON), enforced by the
+	// kernel as a filter of its own stacked on the sandbox's: the kernel
+	// runs both and applies the most restrictive answer (kill, then trap,
+	// errno, notification, allow). A handler on a syscall it always
+	// denies is never called (Policy.SeccompDenies tells). Conditions on
+	// 32-bit arguments compare the low word, as the kernel reads them. It
+	// must allow execve, the last call of the sandbox's launch; it is
+	// installed right before it, so nothing else of the launch is
+	// subject to it. Where both filters fail a call with an errno, the
+	// policy's wins, except for clone3 and openat2: the sandbox's ENOSYS
+	// stands so that libc falls back to clone and openat. See static.go.
+	Seccomp *elastic.Policy
 }
 
 // groupSyscalls move a process out of the run's process group.
@@ -232,7 +247,9 @@ var setIDMode = map[string]struct{ mode, flags int }{
 var createFlags = []uint64{unix.O_CREAT, unix.O_TMPFILE}
 
 // lowWord compares an argument the kernel reads as a 32-bit int: the upper
-// half of the register is ignored, as the kernel ignores it.
+// half of the register is ignored, as the kernel ignores it. The sandbox's
+// kernel-side argument conditions all go through seccomp.Filter for that
+// reason, never through go-seccomp-bpf, which compares 64 bits (static.go).
 const lowWord = 0xffffffff
 
 // isolationRules returns the kernel-side isolation rules of p, first in the

@@ -75,6 +75,26 @@
 // Program.Marshal and UnmarshalProgram carry a compiled program to such a
 // helper, for example a re-executed copy of the supervisor.
 //
+// # Static policies
+//
+// ParseStaticPolicy reads an allow or deny list with argument conditions in
+// the YAML or JSON format of elastic/go-seccomp-bpf, into that library's
+// Policy, checking every key and every syscall name against our tables.
+// CompileStatic compiles it with go-seccomp-bpf into a Program to install
+// as a filter of its own, stacked on a Filter's (a run's notification
+// filter). Three things are added to go-seccomp-bpf: a condition on an
+// argument the kernel reads as 32 bits (Arg32: ioctl's request, file
+// descriptors, flags and modes) tests the low word only, so that a rule on
+// TIOCSTI also stops 0x100005412; the policy is compiled one piece at a
+// time (go-seccomp-bpf v1.6.0 compares argument words with syscall numbers
+// after a failed condition); and the program is run in the interpreter
+// against StaticDecide, the policy's reference model, before it is
+// accepted. go-seccomp-bpf's program gives a foreign-ABI call the default
+// action: it is only safe stacked with a Filter, which kills those calls.
+// MostRestrictive combines two stacked filters' answers as the kernel does;
+// StaticAlways tells what a policy answers a syscall whatever its
+// arguments.
+//
 // # Kernel versions
 //
 //   - seccomp(2) with SECCOMP_SET_MODE_FILTER: Linux 3.17

@@ -42,18 +42,27 @@ Flags:
         Do not give PROGRAM a pseudo-terminal of its own when stdin is a
         terminal (see sandlock-go run --help).
         e.g. --no-pty
+  --seccomp-out FILE
+        Also write a static seccomp policy (elastic/go-seccomp-bpf's YAML
+        format): the syscalls PROGRAM made allowed, every other failing with
+        EPERM, for run --seccomp-policy FILE. Every syscall is trapped
+        during the run, which makes it slower.
+        e.g. --seccomp-out cat.yaml
   -h, --help
         Print this help.
 
 Example:
   sandlock-go learn -o cat.toml -- cat /etc/hostname
   sandlock-go run --profile cat.toml -- cat /etc/hostname
+  sandlock-go learn -o cat.toml --seccomp-out cat.yaml -- cat /etc/hostname
+  sandlock-go run --seccomp-policy cat.yaml -- cat /etc/hostname
 `
 
 type learnConfig struct {
-	Output  string
-	NoPTY   bool
-	Program []string
+	Output     string
+	NoPTY      bool
+	SeccompOut string
+	Program    []string
 }
 
 func parseLearn(args []string) (*learnConfig, error) {
@@ -63,6 +72,7 @@ func parseLearn(args []string) (*learnConfig, error) {
 	cfg := &learnConfig{}
 	fs.StringVar(&cfg.Output, "o", "", "profile file")
 	fs.BoolVar(&cfg.NoPTY, "no-pty", false, "no pseudo-terminal")
+	fs.StringVar(&cfg.SeccompOut, "seccomp-out", "", "static seccomp policy file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -263,11 +273,19 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd.ServeOptions = &handler.Options{
 		OnError: func(err error) { fmt.Fprintf(stderr, "sandlock-go: warning: %v\n", err) },
 	}
+	writeSeccomp, err := learnSeccomp(cfg.SeccompOut, cmd, arch, cfg.Program)
+	if err != nil {
+		return fail(stderr, err)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	useTerminal(cmd, cfg.NoPTY, stdin, stdout, ttyStderr) // tty.go
 	err = runForwardingSignals(cmd)
 	if cmd.ProcessState == nil {
 		return fail(stderr, fmt.Errorf("learn: %w", err))
+	}
+	if err := writeSeccomp(); err != nil {
+		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
+		return exitFailure
 	}
 	if err := l.procs.Err(); err != nil {
 		fmt.Fprintf(stderr, "sandlock-go: warning: counting processes: %v (processes.max may be low)\n", err)

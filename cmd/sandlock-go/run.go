@@ -132,6 +132,15 @@ Flags:
         connects and binds of exactly its endpoints, its process limit. The
         flags above add to it (--max-processes replaces its limit).
         e.g. --profile cat.toml
+  --seccomp-policy FILE
+        Enforce a static seccomp policy in the kernel, in elastic/go-seccomp-bpf's
+        YAML or JSON format (default_action, syscalls: action, names,
+        names_with_args), such as learn --seccomp-out writes. It is a filter of
+        its own next to sandlock-go's: the most restrictive answer wins (a call
+        it denies never reaches an --on rule, --deny or a policy flag). It must
+        allow execve. Conditions on 32-bit arguments (ioctl's request) compare
+        the low 32 bits, as the kernel does. See docs/cli.md for the format.
+        e.g. --seccomp-policy ls.yaml
   --trace FILE
         Write one JSON line per trapped syscall to FILE ("-" for stderr): time,
         pid, syscall, nr, args (6 hex strings), decoded arguments, path (for
@@ -196,6 +205,7 @@ type runFlags struct {
 	workers             string
 	noPTY               bool
 	policy              policyFlags
+	seccompPolicy       string
 }
 
 func newRunFlags() *runFlags {
@@ -217,6 +227,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.onException, "on-exception", "kill", "exception policy")
 	fs.StringVar(&f.workers, "workers", "", "number of workers")
 	fs.BoolVar(&f.noPTY, "no-pty", false, "no pseudo-terminal")
+	fs.StringVar(&f.seccompPolicy, "seccomp-policy", "", "static seccomp policy file")
 	f.policy.declare(fs)
 	return f
 }
@@ -363,6 +374,10 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 		return nil, usagef("--trace: want a file name, or - for stderr")
 	}
 	cfg.Trace = f.trace
+
+	if err := applySeccompPolicy(cfg, f.seccompPolicy, flagGiven(f.fs, "seccomp-policy")); err != nil {
+		return nil, err
+	}
 
 	if len(cfg.Program) == 0 {
 		return nil, usagef("run: no program given (usage: sandlock-go run [flags] -- PROGRAM [ARGS...])")
