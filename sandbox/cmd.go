@@ -237,6 +237,10 @@ func (c *Cmd) serve(fd int) error {
 	if opts.AsProcess == nil {
 		opts.AsProcess = c.confiner.do
 	}
+	if opts.InRun == nil {
+		guard := c.guard
+		opts.InRun = func(pid int) bool { return guard.inRun(pid) }
+	}
 	userPrefilter := opts.Prefilter
 	opts.Prefilter = func(n *notif.Notif) bool {
 		if !launched.Load() {

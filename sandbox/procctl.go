@@ -116,11 +116,8 @@ func (c *Cmd) guardUnixSockets(handled map[int]bool) ([]seccomp.Rule, error) {
 		}
 		return nil, nil
 	}
-	guard := c.guard
-	ug, err := unixguard.New(unixguard.Options{
-		Allow: c.Policy.AllowUnix,
-		InRun: runset.SessionOf(func() int { return int(guard.sid.Load()) }),
-	})
+	// Membership: Ctx.InRun, the run's session (Cmd.serve).
+	ug, err := unixguard.New(unixguard.Options{Allow: c.Policy.AllowUnix})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: AllowUnix: %w", err)
 	}
