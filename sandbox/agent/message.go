@@ -126,6 +126,7 @@ func ReadMessage(conn *net.UnixConn) (State, int, error) {
 	oob := make([]byte, unix.CmsgSpace(4*maxFDs))
 	for {
 		n, oobn, flags, _, err := conn.ReadMsgUnix(buf, oob)
+		n, oobn = max(n, 0), max(oobn, 0)
 		got, perr := parseRights(oob[:oobn])
 		fds = append(fds, got...)
 		data = append(data, buf[:n]...)
