@@ -203,3 +203,5 @@ func eventually(t *testing.T, cond func() bool, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func fmtLine(f string, args ...any) string { return fmt.Sprintf(f, args...) }
