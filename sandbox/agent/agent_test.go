@@ -75,6 +75,7 @@ func answer(v int64) func(agent.State) handler.Handler {
 // changes nothing; nothing leaks.
 func TestAgentServesContainers(t *testing.T) {
 	fdsBefore := openFDs(t)
+	goroutines := runtime.NumGoroutine()
 	ta := startAgent(t, func(st agent.State) handler.Handler {
 		v := int64(100)
 		if p, _ := st.MetadataValue("profile"); p == "b" {
@@ -117,6 +118,7 @@ func TestAgentServesContainers(t *testing.T) {
 	require.Equal(t, map[string]bool{"ctr-a": true, "ctr-b": true}, ids)
 	require.Empty(t, ta.Containers())
 	eventually(t, func() bool { return openFDs(t) <= fdsBefore+2 }, "descriptors released") // the socket and its epoll
+	eventually(t, func() bool { return runtime.NumGoroutine() <= goroutines+2 }, "goroutines ended") // Serve's accept loop
 
 	// Still accepting after all that.
 	d := startContainer(t, ta.sock, "ctr-d", "", 1)
