@@ -248,3 +248,59 @@ func agentWait(t *testing.T, cond func() bool, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestAgentRuncPerCall measures one trapped getppid answered with a return
+// value in a runc container under sandlock-go agent, and under sandlock-go
+// run, with the benchmark's victim (bench/victim loop). It checks both
+// answer and logs the figures (docs/oci-agent.md has a row); the ratio is
+// not asserted, the machine is shared.
+func TestAgentRuncPerCall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement; skipped with -short")
+	}
+	env := needRunc(t)
+	bin := buildCLI(t)
+	victimBin := filepath.Join(t.TempDir(), "victim")
+	build := exec.Command(goTool(), "build", "-o", victimBin, "github.com/sandlock-go/sandlock-go/bench/victim")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	var agentErr syncBuffer
+	agent := exec.Command(bin, "agent", "--socket", sock, "--on", "getppid=ret:777")
+	agent.Stdout, agent.Stderr = &agentErr, &agentErr
+	require.NoError(t, agent.Start())
+	t.Cleanup(func() {
+		_ = agent.Process.Kill()
+		_ = agent.Wait()
+	})
+	agentWait(t, func() bool { return strings.Contains(agentErr.String(), "listening") }, "the agent listening")
+
+	loop := []string{"loop", "-n", "20000", "-want", "777"}
+	b := env.bundle(t, sock, append([]string{"/bin/victim"}, loop...))
+	vb, err := os.ReadFile(victimBin)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(b, "rootfs/bin/victim"), vb, 0o755))
+
+	nsPerCall := func(out string) int {
+		var ns int
+		for _, line := range strings.Split(out, "\n") {
+			if _, err := fmt.Sscanf(line, "ns_per_call %d", &ns); err == nil {
+				return ns
+			}
+		}
+		t.Fatalf("no ns_per_call in %q", out)
+		return 0
+	}
+	var underAgent, underRun []int
+	for round := range 3 {
+		var o bytes.Buffer
+		require.NoError(t, env.cmd(b, fmt.Sprintf("percall-%d-%s", round, randomID(t)), &o).Run(), "%s\nagent: %s", o.String(), agentErr.String())
+		underAgent = append(underAgent, nsPerCall(o.String()))
+		r := runCLI(t, bin, append([]string{"run", "--no-pty", "--on", "getppid=ret:777", "--", victimBin}, loop...)...)
+		r.requireStatus(t, 0)
+		underRun = append(underRun, nsPerCall(r.stdout))
+	}
+	t.Logf("ns per trapped getppid (return 777), 3 rounds: agent+runc %v, run %v", underAgent, underRun)
+}
