@@ -117,7 +117,7 @@ func TestAgentServesContainers(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{"ctr-a": true, "ctr-b": true}, ids)
 	require.Empty(t, ta.Containers())
-	eventually(t, func() bool { return openFDs(t) <= fdsBefore+2 }, "descriptors released") // the socket and its epoll
+	eventually(t, func() bool { return openFDs(t) <= fdsBefore+2 }, "descriptors released")          // the socket and its epoll
 	eventually(t, func() bool { return runtime.NumGoroutine() <= goroutines+2 }, "goroutines ended") // Serve's accept loop
 
 	// Still accepting after all that.
