@@ -112,10 +112,35 @@ const (
 // it closes every descriptor received; on success the caller owns the
 // returned listener fd and ReadMessage has closed the others.
 func ReadMessage(conn *net.UnixConn) (State, int, error) {
+	data, fds, err := readRaw(conn)
+	if err != nil {
+		return State{}, -1, err
+	}
+	return parseOwned(data, fds)
+}
+
+// parseOwned is ParseMessage that closes the descriptors it does not
+// return.
+func parseOwned(data []byte, fds []int) (State, int, error) {
+	fd, st, err := ParseMessage(data, fds)
+	for _, other := range fds {
+		if err != nil || other != fd {
+			_ = unix.Close(other)
+		}
+	}
+	if err != nil {
+		return st, -1, err
+	}
+	return st, fd, nil
+}
+
+// readRaw reads one JSON value and the descriptors that come with it,
+// until the value is whole or the peer closes. On error it closes the
+// descriptors.
+func readRaw(conn *net.UnixConn) ([]byte, []int, error) {
 	var (
 		data []byte
 		fds  []int
-		st   State
 	)
 	closeAll := func() {
 		for _, fd := range fds {
@@ -132,38 +157,27 @@ func ReadMessage(conn *net.UnixConn) (State, int, error) {
 		data = append(data, buf[:n]...)
 		if perr != nil {
 			closeAll()
-			return st, -1, &MessageError{Err: fmt.Errorf("%w: control message: %v", ErrBadFDs, perr)}
+			return nil, nil, &MessageError{Err: fmt.Errorf("%w: control message: %v", ErrBadFDs, perr)}
 		}
 		if flags&unix.MSG_CTRUNC != 0 {
 			closeAll()
-			return st, -1, &MessageError{Err: fmt.Errorf("%w: control data truncated (more than %d descriptors?)", ErrBadFDs, maxFDs)}
+			return nil, nil, &MessageError{Err: fmt.Errorf("%w: control data truncated (more than %d descriptors?)", ErrBadFDs, maxFDs)}
 		}
 		if len(data) > maxMessage {
 			closeAll()
-			return st, -1, &MessageError{Err: fmt.Errorf("%w: longer than %d bytes", ErrMalformed, maxMessage)}
+			return nil, nil, &MessageError{Err: fmt.Errorf("%w: longer than %d bytes", ErrMalformed, maxMessage)}
 		}
 		if len(data) > 0 && json.Valid(data) {
-			break
+			return data, fds, nil
 		}
 		if err != nil || n == 0 {
 			closeAll()
 			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) || isEOF(err) {
-				return st, -1, &MessageError{Err: fmt.Errorf("%w: peer sent %d bytes and %s", ErrMalformed, len(data), endReason(err))}
+				return nil, nil, &MessageError{Err: fmt.Errorf("%w: peer sent %d bytes and %s", ErrMalformed, len(data), endReason(err))}
 			}
-			return st, -1, &MessageError{Err: fmt.Errorf("read container state: %w", err)}
+			return nil, nil, &MessageError{Err: fmt.Errorf("read container state: %w", err)}
 		}
 	}
-	fd, st, err := ParseMessage(data, fds)
-	if err != nil {
-		closeAll()
-		return st, -1, err
-	}
-	for _, other := range fds {
-		if other != fd {
-			_ = unix.Close(other)
-		}
-	}
-	return st, fd, nil
 }
 
 func isEOF(err error) bool {
