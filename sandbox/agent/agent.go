@@ -64,12 +64,26 @@ type Agent struct {
 	served    map[*served]struct{}
 	closed    bool
 	wg        sync.WaitGroup // connection and container goroutines
+
+	// pending counts the connections accepted whose container is not
+	// registered in served yet; a handover waits for them.
+	pending sync.WaitGroup
+	// handedOver is set when a new agent asked for the listeners;
+	// handoverDone is closed when the handover ended, handoverErr its
+	// failure.
+	handedOver   bool
+	handoverDone chan struct{}
+	handoverErr  error
 }
 
 // served is one container being served.
 type served struct {
-	state State
-	l     *notif.Listener
+	state  State
+	l      *notif.Listener
+	cancel context.CancelFunc // stops its Serve (handover)
+	done   chan struct{}      // closed when its Serve has returned
+	// handedOver is set, under Agent.mu, when a handover takes it.
+	handedOver bool
 }
 
 // New returns an Agent that serves each container with the handlers sel
@@ -84,6 +98,8 @@ func New(sel Selector, opts *Options) *Agent {
 		listeners: make(map[*net.UnixListener]struct{}),
 		conns:     make(map[*net.UnixConn]struct{}),
 		served:    make(map[*served]struct{}),
+
+		handoverDone: make(chan struct{}),
 	}
 }
 
@@ -138,8 +154,8 @@ func (a *Agent) Serve(l *net.UnixListener) error {
 	for {
 		conn, err := l.AcceptUnix()
 		if err != nil {
-			if a.isClosed() {
-				return ErrClosed
+			if err := a.stopped(); err != nil {
+				return err
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -155,44 +171,86 @@ func (a *Agent) Serve(l *net.UnixListener) error {
 		}
 		if !a.track(conn) {
 			conn.Close()
-			return ErrClosed
+			return a.stopped()
 		}
 		go a.handleConn(conn)
 	}
 }
 
-func (a *Agent) isClosed() bool {
+// stopped returns why Serve must return: ErrClosed, ErrHandedOver (once
+// the handover is over), the handover's failure; nil to go on.
+func (a *Agent) stopped() error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.closed
+	closed, handedOver := a.closed, a.handedOver
+	a.mu.Unlock()
+	if handedOver {
+		<-a.handoverDone
+		if a.handoverErr != nil {
+			return fmt.Errorf("agent: %w", a.handoverErr)
+		}
+		return ErrHandedOver
+	}
+	if closed {
+		return ErrClosed
+	}
+	return nil
 }
 
 // track registers conn and counts its goroutine; false after Close.
 func (a *Agent) track(conn *net.UnixConn) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closed {
+	if a.closed || a.handedOver {
 		return false
 	}
 	a.conns[conn] = struct{}{}
 	a.wg.Add(1)
+	a.pending.Add(1)
 	return true
 }
 
 // handleConn reads one runtime message, then serves its container until
-// its tasks exit or the agent shuts down.
+// its tasks exit or the agent shuts down. A handover request from a new
+// agent is answered instead (handover.go).
 func (a *Agent) handleConn(conn *net.UnixConn) {
 	defer a.wg.Done()
+	var once sync.Once
+	registered := func() { once.Do(a.pending.Done) }
+	defer registered()
 	_ = conn.SetReadDeadline(time.Now().Add(a.opts.readTimeout()))
-	st, fd, err := ReadMessage(conn)
+	data, fds, err := readRaw(conn)
+	if err == nil && isHandoverRequest(data) {
+		for _, fd := range fds {
+			_ = closeFD(fd)
+		}
+		a.mu.Lock()
+		delete(a.conns, conn)
+		a.mu.Unlock()
+		registered()
+		a.handOver(conn)
+		return
+	}
 	a.mu.Lock()
 	delete(a.conns, conn)
 	a.mu.Unlock()
 	conn.Close()
+	var st State
+	fd := -1
+	if err == nil {
+		st, fd, err = parseOwned(data, fds)
+	}
 	if err != nil {
 		a.opts.logf("agent: rejected message: %v", err)
 		return
 	}
+	a.serveContainer(st, fd, registered)
+}
+
+// serveContainer serves the listener fd of the container st until its
+// tasks exit, the agent shuts down or hands it over; it owns fd. It calls
+// registered once the container is in served, or given up.
+func (a *Agent) serveContainer(st State, fd int, registered func()) {
+	defer registered()
 	l, err := notif.NewListener(fd)
 	if err != nil {
 		_ = closeFD(fd)
@@ -205,7 +263,10 @@ func (a *Agent) handleConn(conn *net.UnixConn) {
 		a.opts.logf("agent: %s: rejected: %v", st, err)
 		return
 	}
-	s := &served{state: st, l: l}
+	ctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	s := &served{state: st, l: l, cancel: cancel, done: make(chan struct{})}
+	defer close(s.done)
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -213,6 +274,7 @@ func (a *Agent) handleConn(conn *net.UnixConn) {
 	}
 	a.served[s] = struct{}{}
 	a.mu.Unlock()
+	registered()
 	defer func() {
 		a.mu.Lock()
 		delete(a.served, s)
@@ -223,13 +285,15 @@ func (a *Agent) handleConn(conn *net.UnixConn) {
 	if a.opts != nil && a.opts.OnServe != nil {
 		a.opts.OnServe(st)
 	}
-	err = handler.Serve(a.ctx, l, t, hopts)
+	err = handler.Serve(ctx, l, t, hopts)
 	if a.opts != nil && a.opts.OnDone != nil {
 		a.opts.OnDone(st, err)
 	}
 	switch {
 	case err == nil:
 		a.opts.logf("agent: %s: tasks exited", st)
+	case errors.Is(err, context.Canceled) && a.ctx.Err() == nil:
+		a.opts.logf("agent: %s: stopped for the handover", st)
 	case errors.Is(err, context.Canceled):
 		a.opts.logf("agent: %s: agent shutting down", st)
 	default:

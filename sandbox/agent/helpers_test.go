@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +29,7 @@ const (
 	idEnv      = "AGENT_TEST_ID"     // runtime: the container id
 	callsEnv   = "AGENT_TEST_CALLS"  // runtime: getppid calls to make
 	metaEnv    = "AGENT_TEST_META"   // runtime: listenerMetadata
+	stepEnv    = "AGENT_TEST_STEP"   // runtime: wait for a line on stdin before each call
 	getppidArg = 0x5eed              // only getppid(getppidArg) is trapped
 )
 
@@ -92,7 +94,13 @@ func runtimeChild() {
 	}
 	unix.Close(fd)
 	calls, _ := strconv.Atoi(os.Getenv(callsEnv))
+	in := bufio.NewReader(os.Stdin)
 	for range calls {
+		if os.Getenv(stepEnv) != "" {
+			if _, err := in.ReadString('\n'); err != nil {
+				os.Exit(0)
+			}
+		}
 		r, _, errno := unix.RawSyscall(unix.SYS_GETPPID, getppidArg, 0, 0)
 		fmt.Println("result", int64(r), unix.ErrnoName(errno))
 	}
@@ -145,15 +153,37 @@ func realListener(t *testing.T) int {
 
 // container is a runtimeChild.
 type container struct {
-	cmd *exec.Cmd
-	out *bufio.Scanner
+	cmd   *exec.Cmd
+	out   *bufio.Scanner
+	stdin io.WriteCloser // stepped containers only
 }
 
 func startContainer(t *testing.T, sock, id, meta string, calls int) *container {
 	t.Helper()
+	return startContainerEnv(t, sock, id, meta, calls)
+}
+
+// startSteppedContainer starts a container that makes each call when
+// step is called.
+func startSteppedContainer(t *testing.T, sock, id string, calls int) *container {
+	t.Helper()
+	return startContainerEnv(t, sock, id, "", calls, stepEnv+"=1")
+}
+
+func (c *container) step(t *testing.T) {
+	t.Helper()
+	_, err := io.WriteString(c.stdin, "go\n")
+	require.NoError(t, err)
+}
+
+func startContainerEnv(t *testing.T, sock, id, meta string, calls int, env ...string) *container {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=runtime", sockEnv+"="+sock, idEnv+"="+id,
 		metaEnv+"="+meta, callsEnv+"="+strconv.Itoa(calls))
+	cmd.Env = append(cmd.Env, env...)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = os.Stderr
@@ -162,7 +192,7 @@ func startContainer(t *testing.T, sock, id, meta string, calls int) *container {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	return &container{cmd: cmd, out: bufio.NewScanner(stdout)}
+	return &container{cmd: cmd, out: bufio.NewScanner(stdout), stdin: stdin}
 }
 
 // result returns the next call's "VALUE ERRNO", waiting at most 10s.

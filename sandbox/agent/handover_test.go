@@ -1,0 +1,77 @@
+package agent_test
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/sandbox/agent"
+	"github.com/sandlock-go/sandlock-go/syscalls"
+)
+
+// newAgent returns an agent answering getppid with v.
+func newAgent(t *testing.T, v int64) *agent.Agent {
+	a := agent.New(func(agent.State) (*handler.Table, *handler.Options, error) {
+		tab := handler.NewTable(syscalls.Native())
+		err := tab.RegisterName("getppid", handler.Func(func(*handler.Ctx) handler.Action { return handler.ReturnValue(v) }))
+		return tab, nil, err
+	}, &agent.Options{Logf: t.Logf})
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// TestHandover: a container running across an agent upgrade: the new
+// agent takes the socket and the listener over, answers the container's
+// next calls, and serves containers started after; the old agent's Serve
+// returns ErrHandedOver and nothing is refused in between.
+func TestHandover(t *testing.T) {
+	fdsBefore := openFDs(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	old := newAgent(t, 100)
+	l, err := agent.Listen(sock)
+	require.NoError(t, err)
+	oldDone := make(chan error, 1)
+	go func() { oldDone <- old.Serve(l) }()
+
+	c := startSteppedContainer(t, sock, "across", 3)
+	c.step(t)
+	require.Equal(t, "100 ", c.result(t))
+
+	upgraded := newAgent(t, 200)
+	nl, err := upgraded.TakeOver(sock)
+	require.NoError(t, err)
+	select {
+	case err := <-oldDone:
+		require.ErrorIs(t, err, agent.ErrHandedOver)
+	case <-time.After(5 * time.Second):
+		t.Fatal("old agent's Serve did not return")
+	}
+	require.Empty(t, old.Containers())
+	require.NoError(t, old.Close())
+	newDone := make(chan error, 1)
+	go func() { newDone <- upgraded.Serve(nl) }()
+
+	c.step(t)
+	require.Equal(t, "200 ", c.result(t), "the call after the upgrade")
+	d := startContainer(t, sock, "after", "", 1)
+	require.Equal(t, "200 ", d.result(t))
+	c.step(t)
+	require.Equal(t, "200 ", c.result(t))
+	require.NoError(t, c.cmd.Wait())
+	require.NoError(t, d.cmd.Wait())
+
+	require.NoError(t, upgraded.Close())
+	require.ErrorIs(t, <-newDone, agent.ErrClosed)
+	eventually(t, func() bool { return openFDs(t) <= fdsBefore }, "descriptors released")
+}
+
+// TestTakeOverNoAgent: nothing to take over from.
+func TestTakeOverNoAgent(t *testing.T) {
+	a := newAgent(t, 1)
+	_, err := a.TakeOver(filepath.Join(t.TempDir(), "none.sock"))
+	require.True(t, errors.Is(err, agent.ErrNoAgent), "%v", err)
+}
