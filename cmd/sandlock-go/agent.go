@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -54,6 +55,11 @@ Flags:
   --workers N
         Handle up to N trapped syscalls of one container at once (default
         8, at most 1024).
+  --take-over
+        Take the socket and the running containers over from the agent
+        listening on --socket, which exits 0 once it has handed them over
+        (an upgrade without breaking the containers); without an agent
+        there, just listen.
   -h, --help
         Print this help.
 
@@ -72,6 +78,7 @@ type agentConfig struct {
 	OnException handler.ExceptionPolicy
 	Trace       string
 	Workers     int
+	TakeOver    bool
 }
 
 // agentUnsupported are the run flags that agent mode refuses, with why.
@@ -91,6 +98,7 @@ func parseAgent(args []string, arch *syscalls.Arch) (*agentConfig, error) {
 	fs.StringVar(&onException, "on-exception", "kill", "exception policy")
 	fs.StringVar(&trace, "trace", "", "trace file")
 	fs.StringVar(&workers, "workers", "", "number of workers")
+	takeOver := fs.Bool("take-over", false, "take over from the running agent")
 	unsupported := make([]stringList, len(agentUnsupported))
 	for i, name := range agentUnsupported {
 		fs.Var(&unsupported[i], name, "not supported")
@@ -112,7 +120,7 @@ func parseAgent(args []string, arch *syscalls.Arch) (*agentConfig, error) {
 	if socket == "" {
 		return nil, usagef("agent: --socket PATH is required")
 	}
-	cfg := &agentConfig{Socket: socket, Trace: trace}
+	cfg := &agentConfig{Socket: socket, Trace: trace, TakeOver: *takeOver}
 	for _, s := range on {
 		r, err := ParseOn(s, arch)
 		if err != nil {
@@ -222,8 +230,18 @@ func agentMain(args []string, stdout, stderr io.Writer) int {
 			logf("%s", strings.TrimPrefix(fmt.Sprintf(format, args...), "agent: "))
 		},
 	})
-	l, err := agent.Listen(cfg.Socket)
+	var l *net.UnixListener
+	if cfg.TakeOver {
+		l, err = a.TakeOver(cfg.Socket)
+		if errors.Is(err, agent.ErrNoAgent) {
+			logf("no agent to take over from on %s", cfg.Socket)
+			l, err = agent.Listen(cfg.Socket)
+		}
+	} else {
+		l, err = agent.Listen(cfg.Socket)
+	}
 	if err != nil {
+		_ = a.Close()
 		return fail(stderr, fmt.Errorf("agent: %w", err))
 	}
 	sigs := make(chan os.Signal, 2)
@@ -246,6 +264,10 @@ func agentMain(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case err := <-served:
 		_ = a.Close()
+		if errors.Is(err, agent.ErrHandedOver) {
+			logf("handed over to the new agent: exiting")
+			return 0
+		}
 		return fail(stderr, fmt.Errorf("agent: %w", err))
 	}
 }
