@@ -304,3 +304,70 @@ func TestAgentRuncPerCall(t *testing.T) {
 	}
 	t.Logf("ns per trapped getppid (return 777), 3 rounds: agent+runc %v, run %v", underAgent, underRun)
 }
+
+// TestAgentRuncUpgrade: a runc container runs across an agent upgrade: a
+// new agent started with --take-over gets the socket and the container's
+// listener, the old one exits 0, and the container's next trapped call is
+// answered by the new agent (not ENOSYS).
+func TestAgentRuncUpgrade(t *testing.T) {
+	env := needRunc(t)
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "agent.sock")
+
+	start := func(name string, args ...string) (*exec.Cmd, *syncBuffer, chan error) {
+		var log syncBuffer
+		cmd := exec.Command(bin, append([]string{"agent", "--socket", sock, "--trace", filepath.Join(dir, name+".json")}, args...)...)
+		cmd.Stdout, cmd.Stderr = &log, &log
+		require.NoError(t, cmd.Start())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-done
+		})
+		return cmd, &log, done
+	}
+	_, oldLog, oldDone := start("old")
+	agentWait(t, func() bool { return strings.Contains(oldLog.String(), "listening") }, "the old agent listening")
+
+	b := env.bundle(t, sock, []string{"/bin/sh", "-c", `mkdir /tmp/a && echo a; while [ ! -e /go ]; do sleep 0.1; done; mkdir /tmp/b && echo b`})
+	var out syncBuffer
+	id := "upgrade-" + randomID(t)
+	c := env.cmd(b, id, nil)
+	c.Stdout, c.Stderr = &out, &out
+	require.NoError(t, c.Start())
+	cDone := make(chan error, 1)
+	go func() { cDone <- c.Wait() }()
+	agentWait(t, func() bool { return out.String() == "a\n" }, "the container's first mkdir")
+
+	_, newLog, newDone := start("new", "--take-over")
+	select {
+	case err := <-oldDone:
+		require.NoError(t, err, "old agent: %s", oldLog.String())
+		oldDone <- err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("old agent did not exit: %s\nnew: %s", oldLog.String(), newLog.String())
+	}
+	require.Contains(t, newLog.String(), id+" (pid")
+
+	require.NoError(t, os.WriteFile(filepath.Join(b, "rootfs/go"), nil, 0o644))
+	select {
+	case err := <-cDone:
+		require.NoError(t, err, "container: %s\nold: %s\nnew: %s", out.String(), oldLog.String(), newLog.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("container did not finish: %s", out.String())
+	}
+	require.Equal(t, "a\nb\n", out.String(), "old: %s\nnew: %s", oldLog.String(), newLog.String())
+	trace, err := os.ReadFile(filepath.Join(dir, "new.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(trace), `"container":"`+id+`"`)
+	require.Contains(t, string(trace), `"/tmp/b"`)
+
+	// The new agent still accepts on the same socket, and stops on SIGTERM.
+	var after bytes.Buffer
+	require.NoError(t, env.cmd(env.bundle(t, sock, []string{"/bin/sh", "-c", "mkdir /tmp/c && echo c"}), "after-"+randomID(t), &after).Run(), "%s\nnew: %s", after.String(), newLog.String())
+	require.Equal(t, "c\n", after.String())
+	t.Logf("old agent:\n%s\nnew agent:\n%s", oldLog.String(), newLog.String())
+	_ = newDone
+}
