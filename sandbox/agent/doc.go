@@ -39,11 +39,19 @@
 // then closed. One container's death, a bad message or a Selector error
 // never stops the others.
 //
+// # Handover
+//
+// A new agent calls TakeOver on the running agent's socket: the old agent
+// passes its listening socket, then each container's state and listener
+// (after its Serve of it has returned), and its Serve returns
+// ErrHandedOver; the new agent serves them with its own Selector and
+// passes the socket to its Serve.
+//
 // # Limits
 //
 // Closing a listener makes the container's trapped calls fail with ENOSYS
-// for good: an agent that exits or restarts breaks the containers it
-// served (handover to a new agent is not implemented yet). The agent runs
+// for good: an agent that exits without a handover breaks the containers
+// it served. The agent runs
 // in the host's namespaces with its own credentials: handlers read memory
 // through /proc/PID/mem of the host pid, and what they do on a container's
 // behalf (opening paths, Ctx.AsProcess) is not confined as the container
