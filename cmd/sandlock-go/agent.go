@@ -60,6 +60,10 @@ Flags:
         listening on --socket, which exits 0 once it has handed them over
         (an upgrade without breaking the containers); without an agent
         there, just listen.
+  --wait-after-handover
+        Once handed over to a new agent, wait for SIGTERM or SIGINT before
+        exiting 0, instead of exiting at once: a DaemonSet pod then does
+        not restart its agent while the new pod takes over.
   -h, --help
         Print this help.
 
@@ -79,6 +83,7 @@ type agentConfig struct {
 	Trace       string
 	Workers     int
 	TakeOver    bool
+	WaitAfter   bool // --wait-after-handover
 }
 
 // agentUnsupported are the run flags that agent mode refuses, with why.
@@ -99,6 +104,7 @@ func parseAgent(args []string, arch *syscalls.Arch) (*agentConfig, error) {
 	fs.StringVar(&trace, "trace", "", "trace file")
 	fs.StringVar(&workers, "workers", "", "number of workers")
 	takeOver := fs.Bool("take-over", false, "take over from the running agent")
+	waitAfter := fs.Bool("wait-after-handover", false, "wait for a signal after a handover")
 	unsupported := make([]stringList, len(agentUnsupported))
 	for i, name := range agentUnsupported {
 		fs.Var(&unsupported[i], name, "not supported")
@@ -120,7 +126,7 @@ func parseAgent(args []string, arch *syscalls.Arch) (*agentConfig, error) {
 	if socket == "" {
 		return nil, usagef("agent: --socket PATH is required")
 	}
-	cfg := &agentConfig{Socket: socket, Trace: trace, TakeOver: *takeOver}
+	cfg := &agentConfig{Socket: socket, Trace: trace, TakeOver: *takeOver, WaitAfter: *waitAfter}
 	for _, s := range on {
 		r, err := ParseOn(s, arch)
 		if err != nil {
@@ -265,6 +271,10 @@ func agentMain(args []string, stdout, stderr io.Writer) int {
 	case err := <-served:
 		_ = a.Close()
 		if errors.Is(err, agent.ErrHandedOver) {
+			if cfg.WaitAfter {
+				logf("handed over to the new agent: waiting for SIGTERM")
+				<-sigs
+			}
 			logf("handed over to the new agent: exiting")
 			return 0
 		}

@@ -24,8 +24,14 @@ func TestParseAgent(t *testing.T) {
 	require.Equal(t, "-", cfg.Trace)
 	require.Equal(t, 3, cfg.Workers)
 
+	cfg, err = parseAgent([]string{"--socket", "s", "--take-over", "--wait-after-handover"}, arch)
+	require.NoError(t, err)
+	require.True(t, cfg.TakeOver)
+	require.True(t, cfg.WaitAfter)
+
 	cfg, err = parseAgent([]string{"--socket", "s"}, arch)
 	require.NoError(t, err)
+	require.False(t, cfg.TakeOver)
 	require.Equal(t, handler.ExceptionKill, cfg.OnException, "fail-closed by default")
 
 	_, err = parseAgent([]string{"-h"}, arch)
