@@ -105,8 +105,9 @@ func New(sel Selector, opts *Options) *Agent {
 
 // Listen creates the unix socket at path, mode 0600 (the runtime runs as
 // root; put the socket in a directory only root can write, as the mode is
-// set just after the socket is bound), replacing a stale socket file left by an agent that died. It
-// refuses to replace anything that is not a socket.
+// set just after the socket is bound), replacing a stale socket file left
+// by an agent that died. It refuses to replace anything that is not a
+// socket, or a socket an agent listens on (use TakeOver).
 func Listen(path string) (*net.UnixListener, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
@@ -134,8 +135,10 @@ func Listen(path string) (*net.UnixListener, error) {
 
 // Serve accepts runtimes' connections on l until Close or Shutdown, and
 // serves each container on goroutines of its own; it returns ErrClosed
-// then, or the accept error. It closes l when it returns. A bad message
-// or a container's death is logged and never stops Serve.
+// then, ErrHandedOver once a new agent has taken everything over
+// (TakeOver), or the accept or handover error. It closes l when it
+// returns (the socket file is removed, but not after a handover). A bad
+// message or a container's death is logged and never stops Serve.
 func (a *Agent) Serve(l *net.UnixListener) error {
 	a.mu.Lock()
 	if a.closed {
