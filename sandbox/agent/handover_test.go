@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"errors"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -74,4 +75,36 @@ func TestTakeOverNoAgent(t *testing.T) {
 	a := newAgent(t, 1)
 	_, err := a.TakeOver(filepath.Join(t.TempDir(), "none.sock"))
 	require.True(t, errors.Is(err, agent.ErrNoAgent), "%v", err)
+}
+
+// TestHandoverPeerGone: a "new agent" that asks for a handover and hangs
+// up makes the old agent's Serve return the failure instead of hanging;
+// the containers not handed over are still served until Close.
+func TestHandoverPeerGone(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	old := newAgent(t, 100)
+	l, err := agent.Listen(sock)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- old.Serve(l) }()
+	c := startSteppedContainer(t, sock, "stays", 2)
+	c.step(t)
+	require.Equal(t, "100 ", c.result(t))
+
+	conn, err := net.Dial("unix", sock)
+	require.NoError(t, err)
+	_, err = conn.Write([]byte(`{"sandlockHandover":1}`))
+	require.NoError(t, err)
+	conn.Close()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		require.NotErrorIs(t, err, agent.ErrHandedOver)
+		require.Contains(t, err.Error(), "handover")
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return after a failed handover")
+	}
+	c.step(t)
+	require.Equal(t, "100 ", c.result(t), "still served by the old agent")
+	require.NoError(t, old.Close())
 }
