@@ -255,29 +255,49 @@ func agentMain(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(l) }()
+	serving := true
 	logf("listening on %s", cfg.Socket)
 
-	select {
-	case s := <-sigs:
-		logf("%v: shutting down", s)
-		ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
-		err := a.Shutdown(ctx)
-		cancel()
-		<-served
-		if err != nil {
-			logf("shutdown: %v (handlers still running)", err)
-		}
-		return 0
-	case err := <-served:
-		_ = a.Close()
-		if errors.Is(err, agent.ErrHandedOver) {
-			if cfg.WaitAfter {
-				logf("handed over to the new agent: waiting for SIGTERM")
-				<-sigs
+	for {
+		select {
+		case s := <-sigs:
+			logf("%v: shutting down", s)
+			ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
+			err := a.Shutdown(ctx)
+			cancel()
+			if serving {
+				<-served
 			}
-			logf("handed over to the new agent: exiting")
+			if err != nil {
+				logf("shutdown: %v (handlers still running)", err)
+			}
 			return 0
+		case err := <-served:
+			serving = false
+			switch {
+			case errors.Is(err, agent.ErrHandedOver):
+				_ = a.Close()
+				if cfg.WaitAfter {
+					logf("handed over to the new agent: waiting for SIGTERM")
+					<-sigs
+				}
+				logf("handed over to the new agent: exiting")
+				return 0
+			case errors.Is(err, agent.ErrHandoverFailed):
+				// The containers not handed over are still ours.
+				logf("%v", err)
+				l, err := agent.Listen(cfg.Socket)
+				if err != nil {
+					logf("%v: serving the running containers only", err)
+					continue
+				}
+				go func() { served <- a.Serve(l) }()
+				serving = true
+				logf("listening on %s again", cfg.Socket)
+			default:
+				_ = a.Close()
+				return fail(stderr, fmt.Errorf("agent: %w", err))
+			}
 		}
-		return fail(stderr, fmt.Errorf("agent: %w", err))
 	}
 }

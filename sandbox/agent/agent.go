@@ -68,12 +68,15 @@ type Agent struct {
 	// pending counts the connections accepted whose container is not
 	// registered in served yet; a handover waits for them.
 	pending sync.WaitGroup
-	// handedOver is set when a new agent asked for the listeners;
-	// handoverDone is closed when the handover ended, handoverErr its
-	// failure.
-	handedOver   bool
-	handoverDone chan struct{}
-	handoverErr  error
+	// ho is the handover under way or done; nil when none, or after one
+	// failed (the agent can serve again).
+	ho *handover
+}
+
+// handover is one handover to a new agent.
+type handover struct {
+	done chan struct{} // closed when it ended
+	err  error         // its failure, set before done is closed
 }
 
 // served is one container being served.
@@ -98,8 +101,6 @@ func New(sel Selector, opts *Options) *Agent {
 		listeners: make(map[*net.UnixListener]struct{}),
 		conns:     make(map[*net.UnixConn]struct{}),
 		served:    make(map[*served]struct{}),
-
-		handoverDone: make(chan struct{}),
 	}
 }
 
@@ -184,12 +185,12 @@ func (a *Agent) Serve(l *net.UnixListener) error {
 // the handover is over), the handover's failure; nil to go on.
 func (a *Agent) stopped() error {
 	a.mu.Lock()
-	closed, handedOver := a.closed, a.handedOver
+	closed, ho := a.closed, a.ho
 	a.mu.Unlock()
-	if handedOver {
-		<-a.handoverDone
-		if a.handoverErr != nil {
-			return fmt.Errorf("agent: %w", a.handoverErr)
+	if ho != nil {
+		<-ho.done
+		if ho.err != nil {
+			return fmt.Errorf("agent: %w: %v", ErrHandoverFailed, ho.err)
 		}
 		return ErrHandedOver
 	}
@@ -203,7 +204,7 @@ func (a *Agent) stopped() error {
 func (a *Agent) track(conn *net.UnixConn) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closed || a.handedOver {
+	if a.closed || a.ho != nil {
 		return false
 	}
 	a.conns[conn] = struct{}{}

@@ -37,6 +37,12 @@ type handoverFrame struct {
 // and containers over to a new agent (TakeOver).
 var ErrHandedOver = errors.New("agent handed over to a new agent")
 
+// ErrHandoverFailed is returned (wrapped) by Serve when a new agent asked
+// for a handover that failed: the containers not handed over are still
+// served; the listening socket is closed, and Listen and Serve may be
+// called again.
+var ErrHandoverFailed = errors.New("handover failed")
+
 // ErrNoAgent is returned by TakeOver when no agent listens on the socket.
 var ErrNoAgent = errors.New("no agent to take over from")
 
@@ -57,12 +63,13 @@ func isHandoverRequest(data []byte) bool {
 func (a *Agent) handOver(conn *net.UnixConn) {
 	defer conn.Close()
 	a.mu.Lock()
-	if a.closed || a.handedOver {
+	if a.closed || a.ho != nil {
 		a.mu.Unlock()
-		a.opts.logf("agent: handover refused: already shutting down or handed over")
+		a.opts.logf("agent: handover refused: already shutting down or handing over")
 		return
 	}
-	a.handedOver = true
+	ho := &handover{done: make(chan struct{})}
+	a.ho = ho
 	// Stop accepting without closing the sockets: the copies go to the
 	// new agent, and the socket file stays.
 	var socks []*os.File
@@ -120,10 +127,15 @@ func (a *Agent) handOver(conn *net.UnixConn) {
 		err = sendFrame(conn, handoverFrame{Kind: "end"}, -1)
 	}
 	if err != nil {
+		// The containers not handed over are still served here; the
+		// caller may Listen and Serve again.
 		a.opts.logf("agent: handover failed: %v", err)
+		ho.err = err
+		a.mu.Lock()
+		a.ho = nil
+		a.mu.Unlock()
 	}
-	a.handoverErr = err
-	close(a.handoverDone)
+	close(ho.done)
 }
 
 // nextToHand returns a served container not handed over yet, with a copy

@@ -98,13 +98,19 @@ func TestHandoverPeerGone(t *testing.T) {
 	conn.Close()
 	select {
 	case err := <-done:
-		require.Error(t, err)
-		require.NotErrorIs(t, err, agent.ErrHandedOver)
-		require.Contains(t, err.Error(), "handover")
+		require.ErrorIs(t, err, agent.ErrHandoverFailed)
 	case <-time.After(15 * time.Second):
 		t.Fatal("Serve did not return after a failed handover")
 	}
 	c.step(t)
 	require.Equal(t, "100 ", c.result(t), "still served by the old agent")
+
+	// It can listen and serve again.
+	l, err = agent.Listen(sock)
+	require.NoError(t, err)
+	go func() { done <- old.Serve(l) }()
+	d := startContainer(t, sock, "later", "", 1)
+	require.Equal(t, "100 ", d.result(t))
 	require.NoError(t, old.Close())
+	require.ErrorIs(t, <-done, agent.ErrClosed)
 }
