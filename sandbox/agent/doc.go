@@ -45,7 +45,9 @@
 // passes its listening socket, then each container's state and listener
 // (after its Serve of it has returned), and its Serve returns
 // ErrHandedOver; the new agent serves them with its own Selector and
-// passes the socket to its Serve.
+// passes the socket to its Serve. If the handover fails midway, the old
+// agent keeps the containers it has not passed yet and its Serve returns
+// an error matching ErrHandoverFailed; it may Listen and Serve again.
 //
 // # Limits
 //
