@@ -71,6 +71,8 @@ type Agent struct {
 	// ho is the handover under way or done; nil when none, or after one
 	// failed (the agent can serve again).
 	ho *handover
+	// closedBy is the handover that closed each listener, for its Serve.
+	closedBy map[*net.UnixListener]*handover
 }
 
 // handover is one handover to a new agent.
@@ -101,6 +103,7 @@ func New(sel Selector, opts *Options) *Agent {
 		listeners: make(map[*net.UnixListener]struct{}),
 		conns:     make(map[*net.UnixConn]struct{}),
 		served:    make(map[*served]struct{}),
+		closedBy:  make(map[*net.UnixListener]*handover),
 	}
 }
 
@@ -152,13 +155,14 @@ func (a *Agent) Serve(l *net.UnixListener) error {
 	defer func() {
 		a.mu.Lock()
 		delete(a.listeners, l)
+		delete(a.closedBy, l)
 		a.mu.Unlock()
 		l.Close()
 	}()
 	for {
 		conn, err := l.AcceptUnix()
 		if err != nil {
-			if err := a.stopped(); err != nil {
+			if err := a.stopped(l); err != nil {
 				return err
 			}
 			var ne net.Error
@@ -175,17 +179,21 @@ func (a *Agent) Serve(l *net.UnixListener) error {
 		}
 		if !a.track(conn) {
 			conn.Close()
-			return a.stopped()
+			return a.stopped(l)
 		}
 		go a.handleConn(conn)
 	}
 }
 
-// stopped returns why Serve must return: ErrClosed, ErrHandedOver (once
-// the handover is over), the handover's failure; nil to go on.
-func (a *Agent) stopped() error {
+// stopped returns why Serve of l must return: ErrClosed, ErrHandedOver
+// (once the handover is over), the handover's failure; nil to go on.
+func (a *Agent) stopped(l *net.UnixListener) error {
 	a.mu.Lock()
 	closed, ho := a.closed, a.ho
+	if by := a.closedBy[l]; by != nil {
+		ho = by
+		delete(a.closedBy, l)
+	}
 	a.mu.Unlock()
 	if ho != nil {
 		<-ho.done

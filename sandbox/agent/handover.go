@@ -83,6 +83,7 @@ func (a *Agent) handOver(conn *net.UnixConn) {
 		if f != nil {
 			socks = append(socks, f)
 		}
+		a.closedBy[l] = ho
 		l.Close()
 	}
 	a.mu.Unlock()
