@@ -49,6 +49,8 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return learnMain(rest, stdin, stdout, stderr)
 	case "check":
 		return checkMain(rest, stdout, stderr)
+	case "agent":
+		return agentMain(rest, stdout, stderr) // agent.go
 	case "syscalls":
 		return syscallsMain(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
