@@ -294,6 +294,9 @@ func cmdOrphanLeaf(args []string) {
 		usage()
 	}
 	parent, calls := atoi(args[0]), atoi(args[1])
+	// The handler counts calls by task: all of them from the main thread
+	// (tid == pid), not from whatever thread the goroutine moved to.
+	runtime.LockOSThread()
 	pipe := os.NewFile(3, "pipe")
 	deadline := time.Now().Add(10 * time.Second)
 	for os.Getppid() == parent {
