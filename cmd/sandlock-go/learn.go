@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/audit"
@@ -62,6 +65,8 @@ type learnConfig struct {
 	Output     string
 	NoPTY      bool
 	SeccompOut string
+	Strict     bool
+	Quiet      bool
 	Program    []string
 }
 
@@ -73,6 +78,8 @@ func parseLearn(args []string) (*learnConfig, error) {
 	fs.StringVar(&cfg.Output, "o", "", "profile file")
 	fs.BoolVar(&cfg.NoPTY, "no-pty", false, "no pseudo-terminal")
 	fs.StringVar(&cfg.SeccompOut, "seccomp-out", "", "static seccomp policy file")
+	fs.BoolVar(&cfg.Strict, "strict", false, "exact paths only")
+	fs.BoolVar(&cfg.Quiet, "quiet", false, "no summary")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -96,13 +103,19 @@ type learner struct {
 	connects, binds        map[string]bool
 	procs                  *proclimit.Limiter // counts only, as a cap would
 	filesPolicy, dirPolicy *pathpolicy.OpenPolicy
+	// created are the directories the run created.
+	created map[string]bool
+	// pending is the canonical path the files policy decided on for the
+	// call a thread is in (a thread makes one call at a time).
+	pending map[int]string
 }
 
 func newLearner() (*learner, error) {
 	l := &learner{
 		files: map[string]bool{}, dirs: map[string]bool{}, execs: map[string]bool{},
 		connects: map[string]bool{}, binds: map[string]bool{},
-		procs: proclimit.NewCounter(),
+		procs:   proclimit.NewCounter(),
+		created: map[string]bool{}, pending: map[int]string{},
 	}
 	var err error
 	if l.filesPolicy, err = pathpolicy.NewOpenPolicy(pathpolicy.Rules{}); err != nil {
@@ -112,25 +125,38 @@ func newLearner() (*learner, error) {
 		return nil, err
 	}
 	l.filesPolicy.OnDecision = func(d pathpolicy.Decision) {
-		// A directory opened without O_DIRECTORY is listed with the
-		// directories: in files, it would allow all beneath it.
-		isDir := false
-		if st, err := os.Stat(d.Path); err == nil && st.IsDir() {
-			isDir = true
-		}
-		l.add(map[bool]map[string]bool{false: l.files, true: l.dirs}[isDir], d.Path)
+		l.mu.Lock()
+		l.pending[d.Pid] = d.Path
+		l.mu.Unlock()
 	}
 	l.dirPolicy.OnDecision = func(d pathpolicy.Decision) { l.add(l.dirs, d.Path) }
 	return l, nil
 }
 
+// add records the absolute path s in set; other names (a magic link's
+// "pipe:[123]", an unreadable path) are not paths a rule can name.
 func (l *learner) add(set map[string]bool, s string) {
-	if s == "" {
+	s = strings.TrimSuffix(s, " (deleted)")
+	if !filepath.IsAbs(s) {
 		return
 	}
 	l.mu.Lock()
-	set[s] = true
+	set[filepath.Clean(s)] = true
 	l.mu.Unlock()
+}
+
+// isDir reports whether the object of a files-policy call is a
+// directory: the descriptor the supervisor opened when there is one (the
+// very object the process gets), else what path names now.
+func isDir(a handler.Action, path string) bool {
+	if a.Kind() == handler.KindInjectFD {
+		var st unix.Stat_t
+		if unix.Fstat(int(a.Value()), &st) == nil {
+			return st.Mode&unix.S_IFMT == unix.S_IFDIR
+		}
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // register puts the learner's handlers on cmd.
@@ -139,12 +165,36 @@ func (l *learner) register(cmd *sandbox.Cmd, arch *syscalls.Arch) error {
 	opens := handler.Func(func(c *handler.Ctx) handler.Action {
 		lex := lexicalPath(c)
 		dirs := router.ToDirs(c)
-		a := router.Handle(c)
+		existed := true
 		if lex != "" {
-			if st, err := os.Stat(lex); dirs || err == nil && st.IsDir() {
-				l.add(l.dirs, lex)
+			if _, err := os.Lstat(lex); errors.Is(err, os.ErrNotExist) {
+				existed = false
+			}
+		}
+		a := router.Handle(c)
+		l.mu.Lock()
+		canon, decided := l.pending[c.Pid()]
+		delete(l.pending, c.Pid())
+		l.mu.Unlock()
+		// A directory opened without O_DIRECTORY is listed with the
+		// directories: in files, it would allow all beneath it.
+		dir := dirs || isDir(a, lex)
+		for _, p := range []string{lex, canon} {
+			if p == "" || p == canon && !decided {
+				continue
+			}
+			if dir {
+				l.add(l.dirs, p)
 			} else {
-				l.add(l.files, lex)
+				l.add(l.files, p)
+			}
+		}
+		if !existed && a.Kind() != handler.KindErrno {
+			if st, err := os.Lstat(lex); err == nil && st.IsDir() {
+				l.add(l.created, lex)
+				if real, err := filepath.EvalSymlinks(lex); err == nil {
+					l.add(l.created, real)
+				}
 			}
 		}
 		return a
@@ -218,8 +268,9 @@ func lexicalPath(c *handler.Ctx) string {
 	return p
 }
 
-// profile returns what was learned.
-func (l *learner) profile(program []string) *Profile {
+// profile returns what was learned, generalized by g (see generalize.go)
+// unless g is nil (--strict).
+func (l *learner) profile(program []string, g *generalizer) *Profile {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := &Profile{Version: profileVersion, Program: program}
@@ -229,6 +280,10 @@ func (l *learner) profile(program []string) *Profile {
 	p.Network.Connect = keys(l.connects)
 	p.Network.Bind = keys(l.binds)
 	p.Processes.Max = l.procs.Peak()
+	if g != nil {
+		g.created = l.created
+		g.generalize(p)
+	}
 	return p
 }
 
@@ -277,6 +332,10 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
+	var gen *generalizer
+	if !cfg.Strict {
+		gen = &generalizer{before: snapshotTemp(tempRoots())}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	useTerminal(cmd, cfg.NoPTY, stdin, stdout, ttyStderr) // tty.go
 	err = runForwardingSignals(cmd)
@@ -290,7 +349,8 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := l.procs.Err(); err != nil {
 		fmt.Fprintf(stderr, "sandlock-go: warning: counting processes: %v (processes.max may be low)\n", err)
 	}
-	if err := writeProfile(out, l.profile(cfg.Program)); err != nil {
+	prof := l.profile(cfg.Program, gen)
+	if err := writeProfile(out, prof); err != nil {
 		fmt.Fprintf(stderr, "sandlock-go: -o %s: %v\n", cfg.Output, err)
 		return exitFailure
 	}
@@ -298,5 +358,44 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: -o %s: %v\n", cfg.Output, err)
 		return exitFailure
 	}
+	if !cfg.Quiet {
+		fmt.Fprintln(stderr, learnSummary(cfg, prof, gen))
+		if gen != nil {
+			for _, k := range gen.kept {
+				fmt.Fprintf(stderr, "sandlock-go: kept exact: %s\n", k)
+			}
+		}
+	}
 	return cmd.ExitStatus()
+}
+
+// learnSummary is the line learn prints when it wrote the profile: where,
+// and how many rules of each kind.
+func learnSummary(cfg *learnConfig, p *Profile, g *generalizer) string {
+	globs := 0
+	for _, l := range []pathList{p.Open.Files, p.Open.Dirs, p.Exec.Paths} {
+		for _, s := range l {
+			if strings.ContainsAny(s, "*?[") {
+				globs++
+			}
+		}
+	}
+	mode := "generalized"
+	if g == nil {
+		mode = "strict"
+	}
+	limit := "no process limit"
+	if p.Processes.Max > 0 {
+		limit = fmt.Sprintf("at most %d processes", p.Processes.Max)
+	}
+	s := fmt.Sprintf("sandlock-go: learn wrote %s (%s): %d files, %d dirs, %d execs, %d connects, %d binds, %s",
+		cfg.Output, mode, len(p.Open.Files), len(p.Open.Dirs), len(p.Exec.Paths),
+		len(p.Network.Connect), len(p.Network.Bind), limit)
+	if globs > 0 {
+		s += fmt.Sprintf("; %d glob rules", globs)
+	}
+	if cfg.SeccompOut != "" {
+		s += "; seccomp policy in " + cfg.SeccompOut
+	}
+	return s
 }
