@@ -109,7 +109,7 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		if err != nil {
 			return nil, usagef("--profile %s: open.dirs: %v", f.profile, patternError(err))
 		}
-		addPolicy("--profile", pathpolicy.NewRouter(files, dirs))
+		addPolicy("--profile", newDirFallback(files, dirs)) // dirfallback.go
 	} else if len(f.allowPath)+len(f.denyPath) > 0 {
 		p, err := pathpolicy.NewOpenPolicy(pathpolicy.Rules{Allow: f.allowPath, Deny: f.denyPath})
 		if err != nil {
