@@ -26,6 +26,9 @@ type policyFlags struct {
 	allowConnect, allowBind        stringList
 	maxProcesses                   string
 	profile                        string
+	// denied, when set, collects the denials of the policies built from
+	// these flags (denials.go); not a flag.
+	denied *denials
 }
 
 func (f *policyFlags) declare(fs *flag.FlagSet) {
@@ -109,12 +112,14 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		if err != nil {
 			return nil, usagef("--profile %s: open.dirs: %v", f.profile, patternError(err))
 		}
+		files.OnDecision, dirs.OnDecision = f.onOpen(), f.onOpen()
 		addPolicy("--profile", newDirFallback(files, dirs)) // dirfallback.go
 	} else if len(f.allowPath)+len(f.denyPath) > 0 {
 		p, err := pathpolicy.NewOpenPolicy(pathpolicy.Rules{Allow: f.allowPath, Deny: f.denyPath})
 		if err != nil {
 			return nil, usagef("--allow-path/--deny-path: %v", patternError(err))
 		}
+		p.OnDecision = f.onOpen()
 		addPolicy("--allow-path/--deny-path", p)
 	}
 
@@ -130,6 +135,7 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		if err != nil {
 			return nil, usagef("--profile %s: exec.paths: %v", f.profile, patternError(err))
 		}
+		p.OnDecision = f.onExec()
 		addPolicy(flag, p)
 		// Landlock's execute right under it: race-free, and it also
 		// covers the #! interpreters and dynamic loaders the kernel
@@ -185,6 +191,7 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		if err != nil {
 			return nil, usagef("--profile %s: network: %v", f.profile, err)
 		}
+		p.OnDecision = f.onNet()
 		var have []string
 		for _, n := range p.Syscalls(arch) {
 			if slices.Contains(names, n) {
