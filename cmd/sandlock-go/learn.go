@@ -22,20 +22,26 @@ import (
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
-const learnUsage = `Usage: sandlock-go learn -o FILE [--] PROGRAM [ARGS...]
+const learnUsage = `Usage: sandlock-go learn -o FILE [--strict] [--] PROGRAM [ARGS...]
 
 Run PROGRAM, allowing everything, and write to FILE a profile of what it did
-(TOML): the canonical paths it opened (and tried to open), the directories
-it listed, the programs it executed, the addresses it connected to and bound,
-and the most processes it had at once. Enforce the profile with
+(TOML): the paths it opened (and tried to open), the directories it listed,
+the programs it executed, the addresses it connected to and bound, and the
+most processes it had at once. Enforce the profile with
 
   sandlock-go run --profile FILE -- PROGRAM [ARGS...]
 
-which allows exactly that. Review the profile before relying on it: what a
-run did not do, it cannot do under the profile (a file created under a new
-name each run, say).
+The profile is generalized so that the next run of the same command passes
+(docs/cli.md, "How learn generalizes"): names PROGRAM created under /tmp,
+/var/tmp, /dev/shm, $TMPDIR or /run/user/UID become globs of their fixed
+prefix (/tmp/cc*), directories it created become directory rules,
+/proc/PID becomes /proc/*, a toolchain's private programs (gcc's cc1) its
+directory, and processes.max doubles. Every other path stays exact: files
+PROGRAM did not touch are not allowed. Review the profile before relying
+on it.
 
-The exit status is PROGRAM's; the profile is written whatever it is.
+The exit status is PROGRAM's; the profile is written whatever it is, and
+a line on stderr says what was written.
 
 Flags:
   -o FILE
@@ -51,6 +57,13 @@ Flags:
         EPERM, for run --seccomp-policy FILE. Every syscall is trapped
         during the run, which makes it slower.
         e.g. --seccomp-out cat.yaml
+  --strict
+        Write the paths exactly as seen: no globs, no directory rules for
+        what PROGRAM created, processes.max as counted.
+        e.g. --strict
+  --quiet
+        Do not print the summary line.
+        e.g. --quiet
   -h, --help
         Print this help.
 
