@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -215,12 +216,21 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 
 // landlockPaths turns path patterns into the paths of Landlock rules: a
 // glob becomes the paths that match it now (Landlock has no patterns; a
-// path created later under a matching name is not covered). The result is
+// path created later under a matching name is not covered), and a path that
+// does not exist yet its existing directory. The result is
 // never nil: no pattern, no path.
 func landlockPaths(patterns []string) []string {
 	out := []string{}
 	for _, p := range patterns {
 		if !strings.ContainsAny(p, "*?[") {
+			// A program the run will create (a compiled ./hello in a
+			// profile): Landlock needs an existing path, so its
+			// directory; the exec policy above still checks the name.
+			if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+				if st, err := os.Stat(filepath.Dir(p)); err == nil && st.IsDir() {
+					p = filepath.Dir(p)
+				}
+			}
 			out = append(out, p)
 			continue
 		}
