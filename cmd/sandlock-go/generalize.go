@@ -255,7 +255,8 @@ func (g *generalizer) generalize(p *Profile) {
 	// A directory rule in files (a created directory, a temporary
 	// glob) covers the same in dirs.
 	for _, s := range p.Open.Files {
-		if s != "" && (g.created[s] || strings.ContainsAny(s, "*?[")) && !slices.Contains(p.Open.Dirs, s) {
+		_, _, temp := g.tempRoot(s)
+		if (g.created[s] || temp && strings.ContainsAny(s, "*?[")) && !slices.Contains(p.Open.Dirs, s) {
 			p.Open.Dirs = append(p.Open.Dirs, s)
 		}
 	}

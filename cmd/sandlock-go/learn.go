@@ -153,8 +153,16 @@ func (l *learner) add(set map[string]bool, s string) {
 	if !filepath.IsAbs(s) {
 		return
 	}
+	l.addEndpoint(set, filepath.Clean(s))
+}
+
+// addEndpoint records the network endpoint s in set.
+func (l *learner) addEndpoint(set map[string]bool, s string) {
+	if s == "" {
+		return
+	}
 	l.mu.Lock()
-	set[filepath.Clean(s)] = true
+	set[s] = true
 	l.mu.Unlock()
 }
 
@@ -240,9 +248,9 @@ func (l *learner) register(cmd *sandbox.Cmd, arch *syscalls.Arch) error {
 			return // unix sockets are not governed by the network policy
 		}
 		if d.Syscall == "bind" {
-			l.add(l.binds, d.Address)
+			l.addEndpoint(l.binds, d.Address)
 		} else {
-			l.add(l.connects, d.Address)
+			l.addEndpoint(l.connects, d.Address)
 		}
 	}
 	for _, n := range net.Syscalls(arch) {
