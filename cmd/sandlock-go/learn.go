@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/audit"
@@ -19,20 +22,26 @@ import (
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
-const learnUsage = `Usage: sandlock-go learn -o FILE [--] PROGRAM [ARGS...]
+const learnUsage = `Usage: sandlock-go learn -o FILE [--strict] [--] PROGRAM [ARGS...]
 
 Run PROGRAM, allowing everything, and write to FILE a profile of what it did
-(TOML): the canonical paths it opened (and tried to open), the directories
-it listed, the programs it executed, the addresses it connected to and bound,
-and the most processes it had at once. Enforce the profile with
+(TOML): the paths it opened (and tried to open), the directories it listed,
+the programs it executed, the addresses it connected to and bound, and the
+most processes it had at once. Enforce the profile with
 
   sandlock-go run --profile FILE -- PROGRAM [ARGS...]
 
-which allows exactly that. Review the profile before relying on it: what a
-run did not do, it cannot do under the profile (a file created under a new
-name each run, say).
+The profile is generalized so that the next run of the same command passes
+(docs/cli.md, "How learn generalizes"): names PROGRAM created under /tmp,
+/var/tmp, /dev/shm, $TMPDIR or /run/user/UID become globs of their fixed
+prefix (/tmp/cc*), directories it created become directory rules,
+/proc/PID becomes /proc/*, a toolchain's private programs (gcc's cc1) its
+directory, and processes.max doubles. Every other path stays exact: files
+PROGRAM did not touch are not allowed. Review the profile before relying
+on it.
 
-The exit status is PROGRAM's; the profile is written whatever it is.
+The exit status is PROGRAM's; the profile is written whatever it is, and
+a line on stderr says what was written.
 
 Flags:
   -o FILE
@@ -48,6 +57,13 @@ Flags:
         EPERM, for run --seccomp-policy FILE. Every syscall is trapped
         during the run, which makes it slower.
         e.g. --seccomp-out cat.yaml
+  --strict
+        Write the paths exactly as seen: no globs, no directory rules for
+        what PROGRAM created, processes.max as counted.
+        e.g. --strict
+  --quiet
+        Do not print the summary line.
+        e.g. --quiet
   -h, --help
         Print this help.
 
@@ -62,6 +78,8 @@ type learnConfig struct {
 	Output     string
 	NoPTY      bool
 	SeccompOut string
+	Strict     bool
+	Quiet      bool
 	Program    []string
 }
 
@@ -73,6 +91,8 @@ func parseLearn(args []string) (*learnConfig, error) {
 	fs.StringVar(&cfg.Output, "o", "", "profile file")
 	fs.BoolVar(&cfg.NoPTY, "no-pty", false, "no pseudo-terminal")
 	fs.StringVar(&cfg.SeccompOut, "seccomp-out", "", "static seccomp policy file")
+	fs.BoolVar(&cfg.Strict, "strict", false, "exact paths only")
+	fs.BoolVar(&cfg.Quiet, "quiet", false, "no summary")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -96,13 +116,19 @@ type learner struct {
 	connects, binds        map[string]bool
 	procs                  *proclimit.Limiter // counts only, as a cap would
 	filesPolicy, dirPolicy *pathpolicy.OpenPolicy
+	// created are the directories the run created.
+	created map[string]bool
+	// pending is the canonical path the files policy decided on for the
+	// call a thread is in (a thread makes one call at a time).
+	pending map[int]string
 }
 
 func newLearner() (*learner, error) {
 	l := &learner{
 		files: map[string]bool{}, dirs: map[string]bool{}, execs: map[string]bool{},
 		connects: map[string]bool{}, binds: map[string]bool{},
-		procs: proclimit.NewCounter(),
+		procs:   proclimit.NewCounter(),
+		created: map[string]bool{}, pending: map[int]string{},
 	}
 	var err error
 	if l.filesPolicy, err = pathpolicy.NewOpenPolicy(pathpolicy.Rules{}); err != nil {
@@ -112,19 +138,26 @@ func newLearner() (*learner, error) {
 		return nil, err
 	}
 	l.filesPolicy.OnDecision = func(d pathpolicy.Decision) {
-		// A directory opened without O_DIRECTORY is listed with the
-		// directories: in files, it would allow all beneath it.
-		isDir := false
-		if st, err := os.Stat(d.Path); err == nil && st.IsDir() {
-			isDir = true
-		}
-		l.add(map[bool]map[string]bool{false: l.files, true: l.dirs}[isDir], d.Path)
+		l.mu.Lock()
+		l.pending[d.Pid] = d.Path
+		l.mu.Unlock()
 	}
 	l.dirPolicy.OnDecision = func(d pathpolicy.Decision) { l.add(l.dirs, d.Path) }
 	return l, nil
 }
 
+// add records the absolute path s in set; other names (a magic link's
+// "pipe:[123]", an unreadable path) are not paths a rule can name.
 func (l *learner) add(set map[string]bool, s string) {
+	s = strings.TrimSuffix(s, " (deleted)")
+	if !filepath.IsAbs(s) {
+		return
+	}
+	l.addEndpoint(set, filepath.Clean(s))
+}
+
+// addEndpoint records the network endpoint s in set.
+func (l *learner) addEndpoint(set map[string]bool, s string) {
 	if s == "" {
 		return
 	}
@@ -133,18 +166,56 @@ func (l *learner) add(set map[string]bool, s string) {
 	l.mu.Unlock()
 }
 
+// isDir reports whether the object of a files-policy call is a
+// directory: the descriptor the supervisor opened when there is one (the
+// very object the process gets), else what path names now.
+func isDir(a handler.Action, path string) bool {
+	if a.Kind() == handler.KindInjectFD {
+		var st unix.Stat_t
+		if unix.Fstat(int(a.Value()), &st) == nil {
+			return st.Mode&unix.S_IFMT == unix.S_IFDIR
+		}
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
 // register puts the learner's handlers on cmd.
 func (l *learner) register(cmd *sandbox.Cmd, arch *syscalls.Arch) error {
 	router := pathpolicy.NewRouter(l.filesPolicy, l.dirPolicy)
 	opens := handler.Func(func(c *handler.Ctx) handler.Action {
 		lex := lexicalPath(c)
 		dirs := router.ToDirs(c)
-		a := router.Handle(c)
+		existed := true
 		if lex != "" {
-			if st, err := os.Stat(lex); dirs || err == nil && st.IsDir() {
-				l.add(l.dirs, lex)
+			if _, err := os.Lstat(lex); errors.Is(err, os.ErrNotExist) {
+				existed = false
+			}
+		}
+		a := router.Handle(c)
+		l.mu.Lock()
+		canon, decided := l.pending[c.Pid()]
+		delete(l.pending, c.Pid())
+		l.mu.Unlock()
+		// A directory opened without O_DIRECTORY is listed with the
+		// directories: in files, it would allow all beneath it.
+		dir := dirs || isDir(a, lex)
+		for _, p := range []string{lex, canon} {
+			if p == "" || p == canon && !decided {
+				continue
+			}
+			if dir {
+				l.add(l.dirs, p)
 			} else {
-				l.add(l.files, lex)
+				l.add(l.files, p)
+			}
+		}
+		if !existed && a.Kind() != handler.KindErrno {
+			if st, err := os.Lstat(lex); err == nil && st.IsDir() {
+				l.add(l.created, lex)
+				if real, err := filepath.EvalSymlinks(lex); err == nil {
+					l.add(l.created, real)
+				}
 			}
 		}
 		return a
@@ -177,9 +248,9 @@ func (l *learner) register(cmd *sandbox.Cmd, arch *syscalls.Arch) error {
 			return // unix sockets are not governed by the network policy
 		}
 		if d.Syscall == "bind" {
-			l.add(l.binds, d.Address)
+			l.addEndpoint(l.binds, d.Address)
 		} else {
-			l.add(l.connects, d.Address)
+			l.addEndpoint(l.connects, d.Address)
 		}
 	}
 	for _, n := range net.Syscalls(arch) {
@@ -218,8 +289,9 @@ func lexicalPath(c *handler.Ctx) string {
 	return p
 }
 
-// profile returns what was learned.
-func (l *learner) profile(program []string) *Profile {
+// profile returns what was learned, generalized by g (see generalize.go)
+// unless g is nil (--strict).
+func (l *learner) profile(program []string, g *generalizer) *Profile {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := &Profile{Version: profileVersion, Program: program}
@@ -229,6 +301,10 @@ func (l *learner) profile(program []string) *Profile {
 	p.Network.Connect = keys(l.connects)
 	p.Network.Bind = keys(l.binds)
 	p.Processes.Max = l.procs.Peak()
+	if g != nil {
+		g.created = l.created
+		g.generalize(p)
+	}
 	return p
 }
 
@@ -277,6 +353,10 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
+	var gen *generalizer
+	if !cfg.Strict {
+		gen = &generalizer{before: snapshotTemp(tempRoots())}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	useTerminal(cmd, cfg.NoPTY, stdin, stdout, ttyStderr) // tty.go
 	err = runForwardingSignals(cmd)
@@ -290,7 +370,8 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := l.procs.Err(); err != nil {
 		fmt.Fprintf(stderr, "sandlock-go: warning: counting processes: %v (processes.max may be low)\n", err)
 	}
-	if err := writeProfile(out, l.profile(cfg.Program)); err != nil {
+	prof := l.profile(cfg.Program, gen)
+	if err := writeProfile(out, prof); err != nil {
 		fmt.Fprintf(stderr, "sandlock-go: -o %s: %v\n", cfg.Output, err)
 		return exitFailure
 	}
@@ -298,5 +379,44 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: -o %s: %v\n", cfg.Output, err)
 		return exitFailure
 	}
+	if !cfg.Quiet {
+		fmt.Fprintln(stderr, learnSummary(cfg, prof, gen))
+		if gen != nil {
+			for _, k := range gen.kept {
+				fmt.Fprintf(stderr, "sandlock-go: kept exact: %s\n", k)
+			}
+		}
+	}
 	return cmd.ExitStatus()
+}
+
+// learnSummary is the line learn prints when it wrote the profile: where,
+// and how many rules of each kind.
+func learnSummary(cfg *learnConfig, p *Profile, g *generalizer) string {
+	globs := 0
+	for _, l := range []pathList{p.Open.Files, p.Open.Dirs, p.Exec.Paths} {
+		for _, s := range l {
+			if strings.ContainsAny(s, "*?[") {
+				globs++
+			}
+		}
+	}
+	mode := "generalized"
+	if g == nil {
+		mode = "strict"
+	}
+	limit := "no process limit"
+	if p.Processes.Max > 0 {
+		limit = fmt.Sprintf("at most %d processes", p.Processes.Max)
+	}
+	s := fmt.Sprintf("sandlock-go: learn wrote %s (%s): %d files, %d dirs, %d execs, %d connects, %d binds, %s",
+		cfg.Output, mode, len(p.Open.Files), len(p.Open.Dirs), len(p.Exec.Paths),
+		len(p.Network.Connect), len(p.Network.Bind), limit)
+	if globs > 0 {
+		s += fmt.Sprintf("; %d glob rules", globs)
+	}
+	if cfg.SeccompOut != "" {
+		s += "; seccomp policy in " + cfg.SeccompOut
+	}
+	return s
 }

@@ -311,12 +311,12 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	require.NoError(t, err)
 	var names []string
 	newRunFlags().fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	require.Len(t, names, 22)
+	require.Len(t, names, 23)
 	// The environment flags are parsed before the FlagSet (env.go).
 	names = append(names, "clearenv", "setenv", "unsetenv")
 	checkFlags(t, "run", runUsage, names, string(doc))
 	checkFlags(t, "trace", traceUsage, []string{"syscalls", "json", "o", "no-pty"}, string(doc))
-	checkFlags(t, "learn", learnUsage, []string{"o", "no-pty", "seccomp-out"}, string(doc))
+	checkFlags(t, "learn", learnUsage, []string{"o", "no-pty", "seccomp-out", "strict", "quiet"}, string(doc))
 	require.Contains(t, string(doc), "--arch")
 	require.Contains(t, syscallsUsage, "e.g. ")
 	require.Contains(t, checkUsage, "e.g. ")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -26,6 +27,9 @@ type policyFlags struct {
 	allowConnect, allowBind        stringList
 	maxProcesses                   string
 	profile                        string
+	// denied, when set, collects the denials of the policies built from
+	// these flags (denials.go); not a flag.
+	denied *denials
 }
 
 func (f *policyFlags) declare(fs *flag.FlagSet) {
@@ -109,12 +113,14 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		if err != nil {
 			return nil, usagef("--profile %s: open.dirs: %v", f.profile, patternError(err))
 		}
-		addPolicy("--profile", pathpolicy.NewRouter(files, dirs))
+		files.OnDecision, dirs.OnDecision = f.onOpen(), f.onOpen()
+		addPolicy("--profile", newDirFallback(files, dirs)) // dirfallback.go
 	} else if len(f.allowPath)+len(f.denyPath) > 0 {
 		p, err := pathpolicy.NewOpenPolicy(pathpolicy.Rules{Allow: f.allowPath, Deny: f.denyPath})
 		if err != nil {
 			return nil, usagef("--allow-path/--deny-path: %v", patternError(err))
 		}
+		p.OnDecision = f.onOpen()
 		addPolicy("--allow-path/--deny-path", p)
 		if len(f.allowPath) > 0 {
 			// Kernel first: Landlock confines every file access but
@@ -143,6 +149,7 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		if err != nil {
 			return nil, usagef("--profile %s: exec.paths: %v", f.profile, patternError(err))
 		}
+		p.OnDecision = f.onExec()
 		addPolicy(flag, p)
 		// Landlock's execute right under it: race-free, and it also
 		// covers the #! interpreters and dynamic loaders the kernel
@@ -198,6 +205,7 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		if err != nil {
 			return nil, usagef("--profile %s: network: %v", f.profile, err)
 		}
+		p.OnDecision = f.onNet()
 		var have []string
 		for _, n := range p.Syscalls(arch) {
 			if slices.Contains(names, n) {
@@ -221,12 +229,21 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 
 // landlockPaths turns path patterns into the paths of Landlock rules: a
 // glob becomes the paths that match it now (Landlock has no patterns; a
-// path created later under a matching name is not covered). The result is
+// path created later under a matching name is not covered), and a path that
+// does not exist yet its existing directory. The result is
 // never nil: no pattern, no path.
 func landlockPaths(patterns []string) []string {
 	out := []string{}
 	for _, p := range patterns {
 		if !strings.ContainsAny(p, "*?[") {
+			// A program the run will create (a compiled ./hello in a
+			// profile): Landlock needs an existing path, so its
+			// directory; the exec policy above still checks the name.
+			if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+				if st, err := os.Stat(filepath.Dir(p)); err == nil && st.IsDir() {
+					p = filepath.Dir(p)
+				}
+			}
 			out = append(out, p)
 			continue
 		}

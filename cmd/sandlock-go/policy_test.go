@@ -164,7 +164,7 @@ max = 3
 	cfg, err := parseRun([]string{"--profile", p, "--allow-path", "/tmp", "true"}, syscalls.X86_64)
 	require.NoError(t, err)
 	require.Equal(t, map[string][]string{
-		"*pathpolicy.Router":     filesSyscalls(t, syscalls.X86_64),
+		"*main.dirFallback":      filesSyscalls(t, syscalls.X86_64),
 		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
 		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
 		"*netpolicy.Policy":      {"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt", "bind"}, // both, even with no binds: none allowed
@@ -174,8 +174,8 @@ max = 3
 	require.Equal(t, []string{}, cfg.Policy.ExecPaths, "no exec path: only the program itself executes")
 	var router *pathpolicy.Router
 	for _, r := range cfg.Policies {
-		if o, ok := r.h.(*pathpolicy.Router); ok {
-			router = o
+		if o, ok := r.h.(*dirFallback); ok {
+			router = o.router
 		}
 	}
 	files, dirs := router.Files().(*pathpolicy.OpenPolicy), router.Dirs().(*pathpolicy.OpenPolicy)
@@ -194,9 +194,9 @@ max = 3
 	var haveLimit bool
 	for _, r := range cfg.Policies {
 		switch h := r.h.(type) {
-		case *pathpolicy.Router:
-			require.False(t, h.Files().(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
-			require.False(t, h.Dirs().(*pathpolicy.OpenPolicy).Allowed("/"))
+		case *dirFallback:
+			require.False(t, h.router.Files().(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
+			require.False(t, h.router.Dirs().(*pathpolicy.OpenPolicy).Allowed("/"))
 		case *proclimit.Limiter:
 			haveLimit = true
 		}
@@ -206,8 +206,8 @@ max = 3
 	cfg, err = parseRun([]string{"--profile", p, "--max-processes", "9", "--deny-path", "/etc/hostname", "true"}, syscalls.X86_64)
 	require.NoError(t, err)
 	for _, r := range cfg.Policies {
-		if h, ok := r.h.(*pathpolicy.Router); ok {
-			require.False(t, h.Files().(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
+		if h, ok := r.h.(*dirFallback); ok {
+			require.False(t, h.router.Files().(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
 		}
 	}
 }

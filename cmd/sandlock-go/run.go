@@ -159,6 +159,13 @@ Flags:
         stdin, stdout and stderr, but not as its controlling terminal (no
         /dev/tty, no window size changes; Ctrl-C is passed on as a signal).
         e.g. --no-pty
+  --quiet
+        Do not print the note on stderr, at the end of the run, naming
+        what the policy flags (--allow-path, --deny-path, --allow-exec,
+        --allow-connect, --allow-bind, --profile) denied and the rule
+        responsible: "sandlock-go: denied open /etc/shadow (--deny-path
+        /etc/shadow); 3 more denials".
+        e.g. --quiet
 ` + envFlagsHelp + `  -h, --help
         Print this help.
 
@@ -178,8 +185,11 @@ type runConfig struct {
 	Workers     int    // 0: the default
 	Trace       string // "": none; "-": stderr
 	NoPTY       bool
-	Env         []envOp // --clearenv, --setenv, --unsetenv in order
-	Program     []string
+	// Denied collects the policy flags' denials, for the note at the end
+	// of the run; nil with --quiet.
+	Denied  *denials
+	Env     []envOp // --clearenv, --setenv, --unsetenv in order
+	Program []string
 }
 
 // stringList is a repeatable flag.
@@ -204,6 +214,7 @@ type runFlags struct {
 	trace, onException  string
 	workers             string
 	noPTY               bool
+	quiet               bool
 	policy              policyFlags
 	seccompPolicy       string
 }
@@ -227,6 +238,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.onException, "on-exception", "kill", "exception policy")
 	fs.StringVar(&f.workers, "workers", "", "number of workers")
 	fs.BoolVar(&f.noPTY, "no-pty", false, "no pseudo-terminal")
+	fs.BoolVar(&f.quiet, "quiet", false, "no note on denials")
 	fs.StringVar(&f.seccompPolicy, "seccomp-policy", "", "static seccomp policy file")
 	f.policy.declare(fs)
 	return f
@@ -264,6 +276,10 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 		}
 	} else if flagGiven(f.fs, "profile") {
 		return nil, usagef("--profile: want a file name")
+	}
+	if !f.quiet {
+		cfg.Denied = &denials{}
+		f.policy.denied = cfg.Denied
 	}
 	regs, err := buildPolicies(&f.policy, prof, arch)
 	if err != nil {
@@ -505,6 +521,11 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if cmd.ProcessState == nil {
 		// Start failed: the program never ran.
 		return fail(stderr, fmt.Errorf("run: %w", err))
+	}
+	if cfg.Denied != nil {
+		if note := cfg.Denied.note(); note != "" {
+			fmt.Fprintln(stderr, note)
+		}
 	}
 	return cmd.ExitStatus()
 }
