@@ -276,7 +276,7 @@ func TestCLI(t *testing.T) {
 
 	t.Run("Help", func(t *testing.T) {
 		t.Parallel()
-		for _, args := range [][]string{{"--help"}, {"run", "--help"}} {
+		for _, args := range [][]string{{"help", "all"}, {"run", "--help"}} {
 			r := runCLI(t, bin, args...)
 			r.requireStatus(t, 0)
 			for _, flag := range []string{"--on ", "--deny ", "--deny-default", "-r ", "-w ", "--landlock-strict", "--trace ", "--on-exception ", "--workers ",

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 )
 
 // Exit statuses of sandlock-go itself; otherwise run exits with the
@@ -55,6 +57,9 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return syscallsMain(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return helpMain(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionLine())
+		return 0
 	case checkChildArg:
 		fmt.Fprintln(stdout, os.Getppid())
 		return 0
@@ -65,10 +70,12 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func helpMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stdout, mainUsage+"\n"+runUsage+"\n"+traceUsage+"\n"+learnUsage+"\n"+agentUsage+"\n"+checkUsage+"\n"+syscallsUsage)
+		fmt.Fprint(stdout, mainUsage)
 		return 0
 	}
 	switch args[0] {
+	case "all":
+		fmt.Fprint(stdout, mainUsage+"\n"+runUsage+"\n"+traceUsage+"\n"+learnUsage+"\n"+agentUsage+"\n"+checkUsage+"\n"+syscallsUsage)
 	case "run":
 		fmt.Fprint(stdout, runUsage)
 	case "trace":
@@ -85,6 +92,24 @@ func helpMain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, usagef("help: unknown command %q (want %s)", args[0], commandNames))
 	}
 	return 0
+}
+
+// versionLine is what version prints: the module version (or "devel" for
+// a build from a working tree), the VCS revision when known, and the Go
+// version.
+func versionLine() string {
+	version, revision := "devel", ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			version = v
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				revision = " " + s.Value[:12]
+			}
+		}
+	}
+	return "sandlock-go " + version + revision + " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
 }
 
 // fail prints err as one line and returns its exit status.
@@ -107,7 +132,8 @@ const mainUsage = `Usage:
   sandlock-go agent --socket PATH [flags]          serve container runtimes' seccomp listeners
   sandlock-go check                                probe the kernel, test supervision
   sandlock-go syscalls [--arch ARCH]               print the syscall table
-  sandlock-go help [COMMAND]                       print this help, or a command's
+  sandlock-go help [COMMAND|all]                   print this help, a command's, or every one
+  sandlock-go version                              print the version of sandlock-go and of Go
 
 Exit status of run, trace and learn: PROGRAM's (128+N when signal N killed
 it); 2 for a bad command line; 125 when the sandbox could not start PROGRAM;

@@ -282,9 +282,18 @@ func TestCLIHelp(t *testing.T) {
 		code, stdout, stderr := cliRun(args...)
 		require.Equal(t, 0, code)
 		require.Empty(t, stderr)
-		for _, u := range []string{mainUsage, runUsage, traceUsage, learnUsage, checkUsage, syscallsUsage} {
-			require.Contains(t, stdout, u)
-		}
+		require.Equal(t, mainUsage, stdout, "short: a line per command")
+	}
+	code, stdout, _ := cliRun("help", "all")
+	require.Equal(t, 0, code)
+	for _, u := range []string{mainUsage, runUsage, traceUsage, learnUsage, agentUsage, checkUsage, syscallsUsage} {
+		require.Contains(t, stdout, u)
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, stdout, stderr := cliRun(args...)
+		require.Equal(t, 0, code)
+		require.Empty(t, stderr)
+		require.Regexp(t, `^sandlock-go \S+( [0-9a-f]{12})? go1\.\S+ linux/\w+\n$`, stdout)
 	}
 	for cmd, usage := range map[string]string{"run": runUsage, "trace": traceUsage, "learn": learnUsage, "check": checkUsage, "syscalls": syscallsUsage} {
 		for _, args := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {"help", cmd}} {
