@@ -26,6 +26,11 @@ import (
 //   - toolRule: programs executed from a toolchain's private directory
 //     (/usr/lib/X/..., /usr/libexec/...) allow that directory's programs
 //     (exec rules only);
+//   - libRule: a directory of the system's code and data trees (/usr,
+//     /lib*, /opt: world-readable, no secrets) from which the run read
+//     libDirFiles or more files becomes a directory rule, so that the same
+//     program with other arguments finds its other modules, headers and
+//     data; /etc, homes and everything else stay exact;
 //   - processes.max doubles (at least +2), as fork timing varies.
 //
 // Nothing else changes: other paths stay exact.
@@ -260,8 +265,47 @@ func (g *generalizer) generalize(p *Profile) {
 			p.Open.Dirs = append(p.Open.Dirs, s)
 		}
 	}
+	for _, d := range libDirs(p.Open.Files) {
+		for _, l := range []*pathList{&p.Open.Files, &p.Open.Dirs} {
+			if !slices.Contains(*l, d) {
+				*l = append(*l, d)
+			}
+		}
+	}
 	p.Exec.Paths = g.execs(p.Exec.Paths)
 	if p.Processes.Max > 0 {
 		p.Processes.Max = max(2*p.Processes.Max, p.Processes.Max+2)
 	}
+}
+
+// libRoots are the system's code and data trees libRule widens in.
+var libRoots = []string{"/usr/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/opt/"}
+
+// libDirFiles is how many files read in one directory make it "read
+// extensively".
+const libDirFiles = 3
+
+// libDirs applies libRule to the exact files of a profile: the directories
+// beneath libRoots (not a root itself) holding libDirFiles or more of them.
+func libDirs(files []string) []string {
+	count := map[string]int{}
+	for _, f := range files {
+		if strings.ContainsAny(f, "*?[") {
+			continue
+		}
+		dir := filepath.Dir(f)
+		for _, root := range libRoots {
+			if strings.HasPrefix(dir+"/", root) && len(dir)+1 > len(root) {
+				count[dir]++
+			}
+		}
+	}
+	var out []string
+	for d, n := range count {
+		if n >= libDirFiles {
+			out = append(out, d)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -92,3 +92,19 @@ func TestTempRoots(t *testing.T) {
 		require.Contains(t, roots, "/tmp")
 	}
 }
+
+// TestLibDirs: a system code directory read extensively becomes a directory
+// rule; /etc, homes, a root itself and one or two files stay exact.
+func TestLibDirs(t *testing.T) {
+	files := []string{
+		"/usr/lib/python3.11/json/__init__.py", "/usr/lib/python3.11/json/decoder.py", "/usr/lib/python3.11/json/scanner.py",
+		"/usr/lib/python3.11/os.py", "/usr/lib/python3.11/abc.py",
+		"/usr/bin/a", "/usr/b", "/usr/c", "/usr/d", // /usr itself is a root: never
+		"/etc/a", "/etc/b", "/etc/c", "/etc/d",
+		"/root/.ssh/a", "/root/.ssh/b", "/root/.ssh/c",
+		"/opt/tool/x", "/opt/tool/y", "/opt/tool/z",
+		"/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6",
+		"/usr/lib/gcc/*/x", "/usr/lib/gcc/*/y", "/usr/lib/gcc/*/z", // globs do not count
+	}
+	require.Equal(t, []string{"/opt/tool", "/usr/lib/python3.11/json"}, libDirs(files))
+}
