@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -61,11 +62,13 @@ func (l pathList) MarshalTOML() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("[\n")
 	for _, s := range l {
-		// A JSON string of valid UTF-8 is a TOML basic string.
+		// A JSON string of valid UTF-8 is a TOML basic string, but for
+		// DEL, which TOML wants escaped.
 		q, err := json.Marshal(s)
 		if err != nil {
 			return nil, err
 		}
+		q = bytes.ReplaceAll(q, []byte("\x7f"), []byte(`\u007f`))
 		b.WriteString("  ")
 		b.Write(q)
 		b.WriteString(",\n")
@@ -89,6 +92,15 @@ func writeProfile(w io.Writer, p *Profile) error {
 	for _, l := range []*pathList{&p.Open.Files, &p.Open.Dirs, &p.Exec.Paths, &p.Network.Connect, &p.Network.Bind} {
 		slices.Sort(*l)
 		*l = slices.Compact(*l)
+	}
+	// A TOML file is UTF-8: a name that is not cannot be written as it is,
+	// and changed it would allow another file.
+	for _, l := range [][]string{p.Program, p.Open.Files, p.Open.Dirs, p.Exec.Paths, p.Network.Connect, p.Network.Bind} {
+		for _, s := range l {
+			if !utf8.ValidString(s) {
+				return fmt.Errorf("%q is not valid UTF-8, which a profile (TOML) cannot hold", s)
+			}
+		}
 	}
 	if _, err := io.WriteString(w, profileHeader); err != nil {
 		return err
