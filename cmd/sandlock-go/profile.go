@@ -118,16 +118,16 @@ func readProfile(r io.Reader) (*Profile, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+			return nil, fmt.Errorf("line %d: %s", pe.Position.Line, escapeControl(pe.Message))
 		}
-		return nil, err
+		return nil, errors.New(escapeControl(err.Error()))
 	}
 	if extra := md.Undecoded(); len(extra) > 0 {
 		keys := make([]string, len(extra))
 		for i, k := range extra {
 			keys[i] = k.String()
 		}
-		return nil, fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+		return nil, fmt.Errorf("unknown key %s", escapeControl(strings.Join(keys, ", ")))
 	}
 	if p.Version != profileVersion {
 		return nil, fmt.Errorf("version %d not supported (want %d)", p.Version, profileVersion)
