@@ -174,3 +174,29 @@ func FuzzReadMessage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLearnedEndpoint: the address of a connect or bind a child made
+// (its sockaddr bytes), as learn records it (Decision.Address), is read
+// back by --allow-connect/--allow-bind and a profile as a rule that
+// allows that very address and port: learn's round trip.
+func FuzzLearnedEndpoint(f *testing.F) {
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if len(raw) > sockaddr.Max {
+			raw = raw[:sockaddr.Max]
+		}
+		family, addr, port, ok := decode(raw)
+		if !ok || (family != "inet" && family != "inet6") {
+			return
+		}
+		s := describe(family, addr, port, raw)
+		for _, bind := range []bool{false, true} {
+			eps, err := parseEndpoint(s, bind)
+			if err != nil {
+				t.Fatalf("learned %q (bind %v) does not parse: %v", s, bind, err)
+			}
+			if !matchAny(eps, addr, port) {
+				t.Fatalf("learned %q (bind %v) does not allow %v port %d", s, bind, addr, port)
+			}
+		}
+	})
+}
