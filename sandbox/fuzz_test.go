@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/sandlock-go/sandlock-go/seccomp"
 )
 
 // FuzzParseIdentity parses --identity: no panic; an accepted spelling is
@@ -52,6 +54,34 @@ func FuzzParseCapability(f *testing.F) {
 			if m, err := ParseCapability(spelling); err != nil || m != n {
 				t.Fatalf("ParseCapability(%q) = %d, but %q gives %d, %v", s, n, spelling, m, err)
 			}
+		}
+	})
+}
+
+// FuzzSeccompPolicy reads a --seccomp-policy file as Start will use it:
+// ParseSeccompPolicy, then CheckSeccomp (the policy with the sandbox's
+// ENOSYS group in front, compiled, execve checked). No panic; a bad file
+// is an error of one line matching seccomp.ErrStaticPolicy; a policy that
+// parses either compiles or is refused with ErrStaticPolicy or
+// ErrSeccompDeniesExec, and SeccompDenies answers for any syscall.
+func FuzzSeccompPolicy(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte, probe string) {
+		if len(data) > 1<<16 {
+			return
+		}
+		sp, err := ParseSeccompPolicy(data)
+		if err != nil {
+			if !errors.Is(err, seccomp.ErrStaticPolicy) || strings.ContainsFunc(err.Error(), unicode.IsControl) {
+				t.Fatalf("ParseSeccompPolicy error %q: want one line matching ErrStaticPolicy", err)
+			}
+			return
+		}
+		p := &Policy{Seccomp: sp}
+		if err := p.CheckSeccomp(); err != nil && !errors.Is(err, seccomp.ErrStaticPolicy) && !errors.Is(err, ErrSeccompDeniesExec) {
+			t.Fatalf("CheckSeccomp: %v", err)
+		}
+		if action, always := p.SeccompDenies(probe); always && action == "" {
+			t.Fatalf("SeccompDenies(%q) denies with no action", probe)
 		}
 	})
 }
