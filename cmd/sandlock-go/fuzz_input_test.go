@@ -235,3 +235,40 @@ func FuzzSeccompPolicyRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseTrace parses a trace command line (arguments separated by
+// NUL), --syscalls lists of names and families included: no panic; errors
+// are usage errors (or help); an accepted command traces canonical,
+// distinct syscalls of the arch, and has a program.
+func FuzzParseTrace(f *testing.F) {
+	arch := syscalls.Native()
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Split(line, "\x00")
+		if len(args) > 256 {
+			return
+		}
+		cfg, err := parseTrace(args, arch)
+		if err != nil {
+			var ue *usageError
+			if cfg != nil || (!errors.As(err, &ue) && !errors.Is(err, errHelp)) {
+				t.Fatalf("parseTrace(%q) = %v, %v: want a *usageError or errHelp alone", args, cfg, err)
+			}
+			return
+		}
+		if len(cfg.Program) == 0 || len(cfg.Syscalls) == 0 {
+			t.Fatalf("parseTrace(%q) accepted %+v", args, cfg)
+		}
+		seen := map[string]bool{}
+		for _, n := range cfg.Syscalls {
+			nr, err := arch.Number(n)
+			if canon, _ := arch.Name(nr); err != nil || canon != n || seen[n] {
+				t.Fatalf("parseTrace(%q): syscall %q not canonical or repeated (%v)", args, n, cfg.Syscalls)
+			}
+			seen[n] = true
+		}
+		again, err := parseSyscallList(strings.Join(cfg.Syscalls, ","), arch)
+		if err != nil || !slices.Equal(again, cfg.Syscalls) {
+			t.Fatalf("parseTrace(%q): syscalls %v read back as %v, %v", args, cfg.Syscalls, again, err)
+		}
+	})
+}
