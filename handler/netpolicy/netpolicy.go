@@ -20,9 +20,9 @@ import (
 type Rules struct {
 	// Connect entries are "HOST:PORT": HOST an IP address, "localhost"
 	// (127.0.0.1 and ::1) or "*"; PORT a number or "*". IPv6 addresses go
-	// in brackets: "[::1]:8080". Other host names are not resolved: a
-	// policy that depends on DNS at start-up is neither stable nor
-	// hermetic.
+	// in brackets, without a zone: "[::1]:8080". Other host names are not
+	// resolved: a policy that depends on DNS at start-up is neither stable
+	// nor hermetic.
 	Connect []string
 	// Bind entries are "PORT" (any local address) or "HOST:PORT".
 	Bind []string
