@@ -272,3 +272,26 @@ func FuzzParseTrace(f *testing.F) {
 		}
 	})
 }
+
+// TestProfileLimits: the shapes that make the TOML decoder quadratic are
+// refused before it sees them, in a line; dots and brackets in strings
+// and comments do not count.
+func TestProfileLimits(t *testing.T) {
+	for _, bad := range []string{
+		"version = 1\n" + strings.Repeat("a.", 20000) + "b = 1\n",
+		"version = 1\n[" + strings.Repeat("a.", 20000) + "b]\n",
+		"version = 1\na = " + strings.Repeat("{b=", 5000) + "\n",
+	} {
+		_, err := readProfile(strings.NewReader(bad))
+		if err == nil || !strings.Contains(err.Error(), "line 2: more than 32 dotted key parts") {
+			t.Errorf("readProfile of %.20q...: %v", bad, err)
+		}
+	}
+	good := "version = 1\nprogram = [\"" + strings.Repeat(".", 100) + "\", '" + strings.Repeat("[", 100) +
+		"', \"\"\"\n" + strings.Repeat(".{\n", 50) + "\"\"\"]\n# " + strings.Repeat(".", 100) +
+		"\n[open]\nfiles = [\"/a\\\"" + strings.Repeat(".", 100) + "\"]\n"
+	p, err := readProfile(strings.NewReader(good))
+	if err != nil || len(p.Program) != 3 || len(p.Open.Files) != 1 {
+		t.Fatalf("readProfile(%q) = %+v, %v", good, p, err)
+	}
+}

@@ -113,8 +113,12 @@ func writeProfile(w io.Writer, p *Profile) error {
 // readProfile parses a profile; unknown keys and other versions are
 // errors.
 func readProfile(r io.Reader) (*Profile, error) {
+	data, err := readProfileBytes(r) // profile_limits.go
+	if err != nil {
+		return nil, err
+	}
 	var p Profile
-	md, err := toml.NewDecoder(r).Decode(&p)
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
