@@ -62,8 +62,9 @@ func FuzzParseCapability(f *testing.F) {
 // ParseSeccompPolicy, then CheckSeccomp (the policy with the sandbox's
 // ENOSYS group in front, compiled, execve checked). No panic; a bad file
 // is an error of one line matching seccomp.ErrStaticPolicy; a policy that
-// parses either compiles or is refused with ErrStaticPolicy or
-// ErrSeccompDeniesExec, and SeccompDenies answers for any syscall.
+// parses either compiles or is refused with ErrStaticPolicy,
+// ErrProgramTooLong or ErrSeccompDeniesExec, and SeccompDenies answers
+// for any syscall.
 func FuzzSeccompPolicy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, probe string) {
 		if len(data) > 1<<16 {
@@ -77,7 +78,8 @@ func FuzzSeccompPolicy(f *testing.F) {
 			return
 		}
 		p := &Policy{Seccomp: sp}
-		if err := p.CheckSeccomp(); err != nil && !errors.Is(err, seccomp.ErrStaticPolicy) && !errors.Is(err, ErrSeccompDeniesExec) {
+		if err := p.CheckSeccomp(); err != nil && !errors.Is(err, seccomp.ErrStaticPolicy) &&
+			!errors.Is(err, seccomp.ErrProgramTooLong) && !errors.Is(err, ErrSeccompDeniesExec) {
 			t.Fatalf("CheckSeccomp: %v", err)
 		}
 		if action, always := p.SeccompDenies(probe); always && action == "" {
