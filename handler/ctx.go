@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sandlock-go/sandlock-go/handler/runset"
 	"github.com/sandlock-go/sandlock-go/mem"
 	"github.com/sandlock-go/sandlock-go/notif"
 	"github.com/sandlock-go/sandlock-go/syscalls"
@@ -260,4 +261,18 @@ func (c *Ctx) AsProcess(fn func()) error {
 	}
 	fn()
 	return nil
+}
+
+// InRun reports whether task pid belongs to the run under supervision: the
+// dispatch loop's Options.InRun (the sandbox's: the command's session), or
+// else runset.Of the trapped task (its thread group and, unless it is the
+// supervisor's, its process group). The supervisor never belongs.
+func (c *Ctx) InRun(pid int) bool {
+	if runset.Supervisor(pid) {
+		return false
+	}
+	if c.srv != nil && c.srv.opts.InRun != nil {
+		return c.srv.opts.InRun(pid)
+	}
+	return runset.Of(c.Pid())(pid)
 }

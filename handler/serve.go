@@ -49,6 +49,10 @@ type Options struct {
 	// returns when fn has returned, or an error when that confinement
 	// cannot be had; Ctx.AsProcess uses it. The sandbox sets it.
 	AsProcess func(fn func()) error
+	// InRun, when set, reports whether a task (a pid of the supervisor's
+	// pid namespace) belongs to the run being served; Ctx.InRun uses it.
+	// The sandbox sets it to the command's session.
+	InRun func(pid int) bool
 }
 
 func (o *Options) workers() int {

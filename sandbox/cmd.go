@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/runset"
 	"github.com/sandlock-go/sandlock-go/notif"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -36,8 +37,9 @@ var (
 // Register handlers with Handle before Start; a syscall without a handler
 // and not denied runs unsupervised (Landlock still applies).
 //
-// The command runs in a session and process group of its own, which is
-// killed when the run ends. It has no controlling terminal unless Terminal
+// The command runs in a session of its own, whose every process is killed
+// when the run ends (job control may move processes between groups of that
+// session; setsid is denied unless Policy.AllowProcessGroups). It has no controlling terminal unless Terminal
 // gives it one; it can still read and write a terminal passed as Stdin,
 // Stdout or Stderr (but not take its foreground or open /dev/tty). Where
 // the kernel groups tasks by session for CPU time (sched_autogroup_enabled),
@@ -178,7 +180,7 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		return err
 	}
-	c.guard.pgid.Store(int64(l.helper.Process.Pid)) // Setsid: the group is the helper's
+	c.guard.sid.Store(int64(l.helper.Process.Pid)) // Setsid: the session is the helper's
 	c.confiner.target(l.helper.Process.Pid)
 	fd, err := l.listener()
 	if err != nil {
@@ -215,8 +217,8 @@ func (c *Cmd) serve(fd int) error {
 		return err
 	}
 	if !c.Policy.AllowProcessGroups {
-		// Every task stays in the process group that Wait kills, and
-		// its death wakes a blocked RECV: skip the poll() per
+		// Every task stays in the session that Wait kills, and its
+		// death wakes a blocked RECV: skip the poll() per
 		// notification.
 		l.SetBlockingRecv(true)
 	}
@@ -234,6 +236,10 @@ func (c *Cmd) serve(fd int) error {
 	}
 	if opts.AsProcess == nil {
 		opts.AsProcess = c.confiner.do
+	}
+	if opts.InRun == nil {
+		guard := c.guard
+		opts.InRun = func(pid int) bool { return guard.inRun(pid) }
 	}
 	userPrefilter := opts.Prefilter
 	opts.Prefilter = func(n *notif.Notif) bool {
@@ -374,16 +380,34 @@ func (c *Cmd) waitExit() {
 	}
 }
 
+// killGroup kills every process of the run: the command's session (its
+// process groups: job control may have made more than one).
 func (c *Cmd) killGroup() {
 	if c.helper != nil && c.helper.Process != nil {
-		_ = unix.Kill(-c.helper.Process.Pid, unix.SIGKILL)
+		killSession(c.helper.Process.Pid)
 		_ = c.helper.Process.Kill()
 	}
 }
 
+// killSession kills the processes of session sid until none is left (a
+// process may fork between a scan and its kill; SIGKILL then stops its
+// children from forking again), for a bounded number of rounds.
+func killSession(sid int) {
+	_ = unix.Kill(-sid, unix.SIGKILL)
+	for range 16 {
+		pids, err := runset.SessionMembers(sid)
+		if err != nil || len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
 // Wait waits for the command to exit, stops supervision and releases every
-// resource of the run. Processes the command left behind in its process
-// group are killed. Like exec.Cmd.Wait it returns an *exec.ExitError
+// resource of the run. Processes the command left behind in its session
+// are killed. Like exec.Cmd.Wait it returns an *exec.ExitError
 // (also an *ExitError here) when the command did not exit 0, and the
 // context's error when the context killed it.
 func (c *Cmd) Wait() error {

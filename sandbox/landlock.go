@@ -178,7 +178,7 @@ func (c *landlockConfig) filesPlan(abi int, isDir func(string) (bool, error)) (u
 // restrictLayer adds one Landlock layer to the calling thread: handled
 // filesystem rights granted by rules, and scopes.
 func restrictLayer(handled, scoped uint64, rules []landlockRule) error {
-	ruleset, err := landlockCreateRuleset(handled, scoped)
+	ruleset, err := landlockCreateRuleset(handled, 0, scoped)
 	if err != nil {
 		return fmt.Errorf("landlock_create_ruleset: %w", err)
 	}

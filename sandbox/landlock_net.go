@@ -138,7 +138,7 @@ func (l *policyLayer) restrictThread() error {
 	if fs == 0 && net == 0 {
 		return nil
 	}
-	ruleset, err := landlockCreateRulesetNet(fs, net)
+	ruleset, err := landlockCreateRuleset(fs, net, 0)
 	if err != nil {
 		return fmt.Errorf("landlock_create_ruleset (policy layer): %w", err)
 	}

@@ -6,25 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sizeofRulesetAttrNet is struct landlock_ruleset_attr up to
-// handled_access_net (ABI 4).
-const sizeofRulesetAttrNet = 16
-
-// landlockCreateRulesetNet creates a ruleset handling filesystem rights fs
-// and network rights net.
-func landlockCreateRulesetNet(fs, net uint64) (int, error) {
-	attr := unix.LandlockRulesetAttr{Handled_access_fs: fs, Handled_access_net: net}
-	size := uintptr(sizeofRulesetAttrFS)
-	if net != 0 {
-		size = sizeofRulesetAttrNet
-	}
-	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(fd), nil
-}
-
 // landlockRuleNetPort is LANDLOCK_RULE_NET_PORT (ABI 4), which x/sys
 // lacks.
 const landlockRuleNetPort = 2

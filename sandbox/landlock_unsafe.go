@@ -7,18 +7,25 @@ import (
 )
 
 // Sizes of struct landlock_ruleset_attr: ABI 1 has handled_access_fs only,
-// which the kernel accepts on every ABI; ABI 6 adds handled_access_net and
-// scoped.
+// which the kernel accepts on every ABI; ABI 4 adds handled_access_net, ABI
+// 6 scoped. The smallest size that holds what is asked for is passed, so
+// that an older kernel accepts it.
 const (
 	sizeofRulesetAttrFS     = 8
+	sizeofRulesetAttrNet    = 16
 	sizeofRulesetAttrScoped = 24
 )
 
-func landlockCreateRuleset(handledFS, scoped uint64) (int, error) {
-	attr := unix.LandlockRulesetAttr{Handled_access_fs: handledFS, Scoped: scoped}
+// landlockCreateRuleset creates a ruleset handling filesystem rights fs,
+// network rights net and the scopes scoped.
+func landlockCreateRuleset(fs, net, scoped uint64) (int, error) {
+	attr := unix.LandlockRulesetAttr{Handled_access_fs: fs, Handled_access_net: net, Scoped: scoped}
 	size := uintptr(sizeofRulesetAttrFS)
-	if scoped != 0 {
+	switch {
+	case scoped != 0:
 		size = sizeofRulesetAttrScoped
+	case net != 0:
+		size = sizeofRulesetAttrNet
 	}
 	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
 	if errno != 0 {

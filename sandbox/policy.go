@@ -84,10 +84,11 @@ type Policy struct {
 	// run on a file).
 	ExecPaths []string
 
-	// AllowProcessGroups lets the command call setsid and setpgid. By
-	// default they fail with EPERM in the kernel filter (unless a handler
-	// is registered on them), so that every process of the run stays in
-	// its process group, which the sandbox kills when the run ends.
+	// AllowProcessGroups lets the command call setsid. By default it
+	// fails with EPERM in the kernel filter, before any handler, so that
+	// every process of the run stays in the run's session, which the
+	// sandbox kills when the run ends (setpgid, for job control, moves a
+	// process only within its session and is allowed).
 	AllowProcessGroups bool
 
 	// Seccomp, when not nil, is a static policy in elastic/go-seccomp-bpf's
@@ -105,8 +106,8 @@ type Policy struct {
 	Seccomp *elastic.Policy
 }
 
-// groupSyscalls move a process out of the run's process group.
-var groupSyscalls = []string{"setsid", "setpgid"}
+// sessionSyscalls move a process out of the run's session.
+var sessionSyscalls = []string{"setsid"}
 
 // defaultDeny is the deny set of Docker's default seccomp profile (the
 // syscalls it allows only with a capability a container does not get, or
@@ -198,16 +199,6 @@ func buildFilter(arch *syscalls.Arch, notify []int, p *Policy, extra ...seccomp.
 		denied[nr] = true
 		f.Rules = append(f.Rules, seccomp.Rule{Syscall: nr, Action: seccomp.Errno(errno)})
 	}
-	if !p.AllowProcessGroups {
-		for _, name := range groupSyscalls {
-			nr, err := arch.Number(name)
-			if err != nil || notified[nr] || denied[nr] {
-				continue
-			}
-			denied[nr] = true
-			f.Rules = append(f.Rules, seccomp.Rule{Syscall: nr, Action: seccomp.Errno(unix.EPERM)})
-		}
-	}
 	for nr := range notified {
 		if !denied[nr] {
 			f.Rules = append(f.Rules, seccomp.Rule{Syscall: nr, Action: seccomp.Notify})
@@ -280,6 +271,11 @@ func isolationRules(arch *syscalls.Arch, p *Policy) ([]seccomp.Rule, error) {
 	eperm := seccomp.Errno(unix.EPERM)
 	for _, name := range defaultDeny {
 		add(name, eperm)
+	}
+	if !p.AllowProcessGroups {
+		for _, name := range sessionSyscalls {
+			add(name, eperm)
+		}
 	}
 	add("clone3", seccomp.Errno(unix.ENOSYS))
 	add("openat2", seccomp.Errno(unix.ENOSYS))

@@ -75,7 +75,7 @@ func targetRules(arch *syscalls.Arch, handled map[int]bool) []seccomp.Rule {
 // runGuard is the handler of the target syscalls: it lets a call on a
 // process of the run (its process group) through.
 type runGuard struct {
-	pgid atomic.Int64 // the run's process group, set at Start
+	sid atomic.Int64 // the run's session, set at Start
 }
 
 // Handle implements handler.Handler.
@@ -98,9 +98,9 @@ func (g *runGuard) Handle(c *handler.Ctx) handler.Action {
 }
 
 // inRun reports whether pid (a process or a thread) is in the run's
-// process group.
+// session.
 func (g *runGuard) inRun(pid int) bool {
-	return runset.ProcessGroup(int(g.pgid.Load()))(pid)
+	return runset.Session(int(g.sid.Load()))(pid)
 }
 
 // guardUnixSockets registers the unix-socket guard (handler/unixguard) on
@@ -116,11 +116,8 @@ func (c *Cmd) guardUnixSockets(handled map[int]bool) ([]seccomp.Rule, error) {
 		}
 		return nil, nil
 	}
-	guard := c.guard
-	ug, err := unixguard.New(unixguard.Options{
-		Allow: c.Policy.AllowUnix,
-		InRun: runset.ProcessGroupOf(func() int { return int(guard.pgid.Load()) }),
-	})
+	// Membership: Ctx.InRun, the run's session (Cmd.serve).
+	ug, err := unixguard.New(unixguard.Options{Allow: c.Policy.AllowUnix})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: AllowUnix: %w", err)
 	}

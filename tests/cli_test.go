@@ -260,7 +260,7 @@ func TestCLI(t *testing.T) {
 			{[]string{"run", "-r", missing, "--", "true"}, "sandlock-go: -r " + missing + ": no such file or directory"},
 			{[]string{"run", "--frob", "--", "true"}, "sandlock-go: run: flag provided but not defined: -frob (see sandlock-go run --help)"},
 			{[]string{"run", "--on-exception", "explode", "--", "true"}, `sandlock-go: --on-exception explode: unknown exception policy "explode" (want kill, eperm, continue or eio)`},
-			{[]string{"frob"}, `sandlock-go: unknown command "frob" (want run, trace, learn, check or syscalls; see sandlock-go --help)`},
+			{[]string{"frob"}, `sandlock-go: unknown command "frob" (want run, trace, learn, agent, check or syscalls; see sandlock-go --help)`},
 			{[]string{"syscalls", "--arch", "sparc"}, `sandlock-go: syscalls --arch sparc: unknown architecture "sparc" (want x86_64, aarch64 or riscv64)`},
 		}
 		for _, tc := range tests {

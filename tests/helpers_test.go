@@ -158,7 +158,13 @@ func newRun(t testing.TB, args ...string) *run {
 // runTimeout.
 func newRunContext(t testing.TB, parent context.Context, name string, args ...string) *run {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(parent, runTimeout)
+	return newRunWithin(t, parent, runTimeout, name, args...)
+}
+
+// newRunWithin is newRunContext bounded by within instead of runTimeout.
+func newRunWithin(t testing.TB, parent context.Context, within time.Duration, name string, args ...string) *run {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(parent, within)
 	t.Cleanup(cancel)
 	r := &run{Cmd: sandbox.CommandContext(ctx, name, args...), cancel: cancel}
 	r.Stdout = &r.stdout

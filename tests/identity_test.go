@@ -8,10 +8,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/sandbox"
 )
 
@@ -197,4 +199,44 @@ func TestRunGuardLetsTheRunControlItself(t *testing.T) {
 	var lim unix.Rlimit
 	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &lim))
 	require.NotEqual(t, uint64(80), lim.Cur)
+}
+
+// TestSessionIsTheRun: job control may move a process to a group of its
+// own (setpgid is allowed), and it is still killed when the run ends: the
+// run is the command's session. setsid stays denied, even with a handler
+// on it (the trace command traps every syscall).
+func TestSessionIsTheRun(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	script := `import os, sys, time
+r, w = os.pipe()
+if os.fork() == 0:
+    os.setpgid(0, 0)
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    os.write(w, b"x")
+    time.sleep(60)
+    os._exit(0)
+os.read(r, 1)
+r2, w2 = os.pipe()
+if os.fork() == 0:  # not a group leader: setsid would work
+    try:
+        os.setsid()
+        os.write(w2, b"SETSID-OK")
+    except OSError as e:
+        os.write(w2, b"setsid %d" % e.errno)
+    os._exit(0)
+os.wait()
+print(os.read(r2, 64).decode())
+`
+	r := newRunContext(t, context.Background(), "python3", "-c", script, pidFile)
+	r.handle(t, "setsid", func(*handler.Ctx) handler.Action { return handler.Continue() })
+	out := r.mustRun(t)
+	require.Equal(t, "setsid 1\n", out, "setsid is denied before any handler")
+	data, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(string(data))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		return err != nil || strings.Contains(string(st), ") Z ")
+	}, 5*time.Second, 10*time.Millisecond, "the process in a group of its own outlived the run")
 }

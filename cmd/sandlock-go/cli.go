@@ -71,6 +71,8 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return learnMain(rest, stdin, stdout, stderr)
 	case "check":
 		return checkMain(rest, stdout, stderr)
+	case "agent":
+		return agentMain(rest, stdout, stderr) // agent.go
 	case "syscalls":
 		return syscallsMain(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -85,7 +87,7 @@ func cli(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func helpMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stdout, mainUsage+"\n"+runUsage+"\n"+traceUsage+"\n"+learnUsage+"\n"+checkUsage+"\n"+syscallsUsage)
+		fmt.Fprint(stdout, mainUsage+"\n"+runUsage+"\n"+traceUsage+"\n"+learnUsage+"\n"+agentUsage+"\n"+checkUsage+"\n"+syscallsUsage)
 		return 0
 	}
 	switch args[0] {
@@ -95,6 +97,8 @@ func helpMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, traceUsage)
 	case "learn":
 		fmt.Fprint(stdout, learnUsage)
+	case "agent":
+		fmt.Fprint(stdout, agentUsage)
 	case "check":
 		fmt.Fprint(stdout, checkUsage)
 	case "syscalls":
@@ -116,12 +120,13 @@ func fail(stderr io.Writer, err error) int {
 }
 
 // commandNames lists the commands for error messages.
-const commandNames = "run, trace, learn, check or syscalls"
+const commandNames = "run, trace, learn, agent, check or syscalls"
 
 const mainUsage = `Usage:
   sandlock-go run [flags] [--] PROGRAM [ARGS...]   run PROGRAM under supervision
   sandlock-go trace [flags] [--] PROGRAM [ARGS...] print PROGRAM's syscalls, strace-like
   sandlock-go learn -o FILE [--] PROGRAM [ARGS...] write a profile of what PROGRAM does
+  sandlock-go agent --socket PATH [flags]          serve container runtimes' seccomp listeners
   sandlock-go check                                probe the kernel, test supervision
   sandlock-go syscalls [--arch ARCH]               print the syscall table
   sandlock-go help [COMMAND]                       print this help, or a command's

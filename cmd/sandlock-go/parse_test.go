@@ -241,7 +241,7 @@ func TestCLIErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{[]string{"frob"}, 2, `sandlock-go: unknown command "frob" (want run, trace, learn, check or syscalls; see sandlock-go --help)` + "\n"},
+		{[]string{"frob"}, 2, `sandlock-go: unknown command "frob" (want run, trace, learn, agent, check or syscalls; see sandlock-go --help)` + "\n"},
 		{[]string{"run", "--on", "opnat=continue", "--", "true"}, 2, `sandlock-go: --on opnat=continue: unknown syscall "` + "opnat" + `" on ` + syscalls.Native().String() + "\n"},
 		{[]string{"run"}, 2, "sandlock-go: run: no program given (usage: sandlock-go run [flags] -- PROGRAM [ARGS...])\n"},
 		{[]string{"run", "--", "/nonexistent/prog"}, 127, "sandlock-go: run: /nonexistent/prog: not found\n"},
@@ -251,7 +251,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"syscalls", "--arch", "sparc"}, 2, `sandlock-go: syscalls --arch sparc: unknown architecture "sparc" (want x86_64, aarch64 or riscv64)` + "\n"},
 		{[]string{"syscalls", "extra"}, 2, `sandlock-go: syscalls: unexpected argument "extra"` + "\n"},
 		{[]string{"check", "--frob"}, 2, "sandlock-go: check: flag provided but not defined: -frob (see sandlock-go check --help)\n"},
-		{[]string{"help", "frob"}, 2, `sandlock-go: help: unknown command "frob" (want run, trace, learn, check or syscalls)` + "\n"},
+		{[]string{"help", "frob"}, 2, `sandlock-go: help: unknown command "frob" (want run, trace, learn, agent, check or syscalls)` + "\n"},
 		{[]string{"trace"}, 2, "sandlock-go: trace: no program given (usage: sandlock-go trace [flags] -- PROGRAM [ARGS...])\n"},
 		{[]string{"trace", "--syscalls", "opnat", "--", "true"}, 2, `sandlock-go: --syscalls opnat: "opnat" is neither a syscall on ` + syscalls.Native().String() + " nor a family (exec, file, network, process)\n"},
 		{[]string{"trace", "-o", "/nonexistent/dir/out", "--", "true"}, 2, "sandlock-go: -o /nonexistent/dir/out: no such file or directory\n"},

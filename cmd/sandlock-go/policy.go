@@ -116,6 +116,19 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 			return nil, usagef("--allow-path/--deny-path: %v", patternError(err))
 		}
 		addPolicy("--allow-path/--deny-path", p)
+		if len(f.allowPath) > 0 {
+			// Kernel first: Landlock confines every file access but
+			// exec beneath the allowed paths, so the supervisor's
+			// decisions come second (globs: the paths they match now).
+			filePaths := landlockPaths(f.allowPath)
+			denies := regs[len(regs)-1].kernel
+			regs[len(regs)-1].kernel = func(sp *sandbox.Policy) {
+				if denies != nil {
+					denies(sp)
+				}
+				sp.FilePaths = filePaths
+			}
+		}
 	}
 
 	// Execs.

@@ -113,6 +113,8 @@ func TestParseRunPolicies(t *testing.T) {
 	require.Equal(t, []uint16{80}, cfg.Policy.TCPConnectPorts)
 	require.Nil(t, cfg.Policy.TCPBindPorts)
 	require.Equal(t, []string{"/usr/bin"}, cfg.Policy.ExecPaths)
+	// Landlock confines file access beneath the allowed paths.
+	require.Equal(t, []string{"/usr"}, cfg.Policy.FilePaths)
 	// What would bypass the files policy is denied in the kernel.
 	require.Subset(t, cfg.Policy.Deny, []string{"open_by_handle_at", "io_uring_setup", "io_uring_enter", "io_uring_register"})
 	// The --on rule stays first in the chain of openat.
@@ -137,6 +139,7 @@ func TestParseRunPolicies(t *testing.T) {
 		"*pathpolicy.OpenPolicy": filesSyscalls(t, syscalls.AArch64),
 		"*proclimit.Limiter":     {"clone", "clone3", "setsid", "setpgid"},
 	}, regSyscalls(cfg.Policies))
+	require.Nil(t, cfg.Policy.FilePaths, "a deny-list alone has no Landlock layer")
 
 	// No policy flag: no policy.
 	cfg, err = parseRun([]string{"true"}, syscalls.X86_64)

@@ -64,9 +64,8 @@ type syscallRecorder struct {
 // learnSeccomp prepares learn --seccomp-out FILE (nothing when file is
 // empty): it traps every syscall of cmd (continue, after the learner's
 // handlers) and records each one, and returns the function that writes
-// the allow-list policy once the program has exited. setsid and setpgid
-// stay denied by the sandbox (see sandbox.Policy.AllowProcessGroups):
-// a handler would let them through.
+// the allow-list policy once the program has exited. setsid stays denied
+// by the sandbox (see sandbox.Policy.AllowProcessGroups) and is left out.
 func learnSeccomp(file string, cmd *sandbox.Cmd, arch *syscalls.Arch, program []string) (write func() error, err error) {
 	if file == "" {
 		return func() error { return nil }, nil
@@ -78,7 +77,7 @@ func learnSeccomp(file string, cmd *sandbox.Cmd, arch *syscalls.Arch, program []
 	rec := &syscallRecorder{seen: map[int]bool{}}
 	cont := handler.Func(func(*handler.Ctx) handler.Action { return handler.Continue() })
 	for _, s := range arch.Syscalls() {
-		if s.Name == "setsid" || s.Name == "setpgid" {
+		if s.Name == "setsid" {
 			continue
 		}
 		if err := cmd.Handle(s.Name, cont); err != nil {

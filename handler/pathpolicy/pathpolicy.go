@@ -531,11 +531,7 @@ func (p *OpenPolicy) strangerProc(c *handler.Ctx, fd int, canon string) bool {
 	case runset.Supervisor(pid):
 		return true
 	}
-	inRun := p.inRun
-	if inRun == nil {
-		inRun = runset.Of(c.Pid())
-	}
-	return !inRun(pid)
+	return !p.inRunOf(c)(pid)
 }
 
 // procPid returns the process whose /proc directory holds the procfs

@@ -444,7 +444,7 @@ func (p *OpenPolicy) inRunOf(c *handler.Ctx) func(int) bool {
 	if p.inRun != nil {
 		return p.inRun
 	}
-	return runset.Of(c.Pid())
+	return c.InRun
 }
 
 // check decides an object the process reached: its canonical path and

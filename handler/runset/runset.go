@@ -55,6 +55,52 @@ func ProcessGroupOf(pgid func() int) Func {
 	}
 }
 
+// Session returns the membership of the run whose processes are in session
+// sid (sandbox gives the command a session of its own, denies setsid, and
+// lets job control move processes between groups of that session). A sid
+// that is not positive, or the supervisor's own session, gives a
+// membership that holds for nobody.
+func Session(sid int) Func {
+	if own, err := unix.Getsid(0); sid <= 0 || err != nil || sid == own {
+		return func(int) bool { return false }
+	}
+	return func(pid int) bool {
+		if pid <= 0 || Supervisor(pid) {
+			return false
+		}
+		st, err := procfs.ReadStat(pid)
+		return err == nil && st.Session == sid
+	}
+}
+
+// SessionOf is Session with the session read when asked, for a membership
+// built before the command starts: sid returns the command's session, 0
+// while there is none (then nobody belongs).
+func SessionOf(sid func() int) Func {
+	return func(pid int) bool {
+		return Session(sid())(pid)
+	}
+}
+
+// SessionMembers returns the live processes of session sid (not the
+// supervisor's own), for ending a run.
+func SessionMembers(sid int) ([]int, error) {
+	if own, err := unix.Getsid(0); sid <= 0 || err != nil || sid == own {
+		return nil, nil
+	}
+	pids, err := procfs.Pids()
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, pid := range pids {
+		if st, err := procfs.ReadStat(pid); err == nil && st.Session == sid && st.Live() && pid != os.Getpid() {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
+
 // Of returns the membership seen from the trapped task tid: its own thread
 // group, and the processes of its process group unless that group is the
 // supervisor's (a command left in the supervisor's group cannot be told

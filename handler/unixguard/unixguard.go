@@ -12,7 +12,6 @@ import (
 
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/internal/sockaddr"
-	"github.com/sandlock-go/sandlock-go/handler/runset"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
@@ -162,7 +161,7 @@ func (g *Guard) Handle(c *handler.Ctx) handler.Action {
 		if inRun == nil {
 			inRun = g.inRun
 			if inRun == nil {
-				inRun = runset.Of(c.Pid())
+				inRun = c.InRun
 			}
 		}
 		d := g.decide(c.Pid(), raw, kind, name, inRun)

@@ -18,8 +18,9 @@ type Stat struct {
 	// State is the one-letter state: 'R', 'S', 'D', 'Z' (zombie), 'X'
 	// (dead), ...
 	State byte
-	// Ppid is the parent's process ID; Pgrp the process group.
-	Ppid, Pgrp int
+	// Ppid is the parent's process ID; Pgrp the process group; Session
+	// the session.
+	Ppid, Pgrp, Session int
 }
 
 // Live reports whether the task has not exited (neither zombie nor dead).
@@ -61,15 +62,16 @@ func ParseStat(stat []byte) (Stat, error) {
 		return Stat{}, fmt.Errorf("parse /proc stat %q", stat)
 	}
 	fields := bytes.Fields(stat[end+2:])
-	if len(fields) < 3 {
+	if len(fields) < 4 {
 		return Stat{}, fmt.Errorf("parse /proc stat %q", stat)
 	}
 	ppid, err1 := strconv.Atoi(string(fields[1]))
 	pgrp, err2 := strconv.Atoi(string(fields[2]))
-	if err1 != nil || err2 != nil {
+	session, err3 := strconv.Atoi(string(fields[3]))
+	if err1 != nil || err2 != nil || err3 != nil {
 		return Stat{}, fmt.Errorf("parse /proc stat %q", stat)
 	}
-	return Stat{State: fields[0][0], Ppid: ppid, Pgrp: pgrp}, nil
+	return Stat{State: fields[0][0], Ppid: ppid, Pgrp: pgrp, Session: session}, nil
 }
 
 // Tgid returns the thread group (process) ID of task tid.

@@ -12,13 +12,13 @@ import (
 func TestParseStat(t *testing.T) {
 	s, err := ParseStat([]byte("1234 (we ird) name)) S 77 1200 1200 0 -1"))
 	require.NoError(t, err)
-	require.Equal(t, Stat{State: 'S', Ppid: 77, Pgrp: 1200}, s)
+	require.Equal(t, Stat{State: 'S', Ppid: 77, Pgrp: 1200, Session: 1200}, s)
 	require.True(t, s.Live())
-	s, err = ParseStat([]byte("1 (x) Z 1 2 3"))
+	s, err = ParseStat([]byte("1 (x) Z 1 2 3 0"))
 	require.NoError(t, err)
 	require.False(t, s.Live())
 
-	for _, bad := range []string{"garbage", "123 (x", "123 (x) S 1", "123 (x) S a b"} {
+	for _, bad := range []string{"garbage", "123 (x", "123 (x) S 1", "123 (x) S a b", "123 (x) S 1 2"} {
 		_, err = ParseStat([]byte(bad))
 		require.Error(t, err, bad)
 	}
@@ -28,6 +28,9 @@ func TestSelf(t *testing.T) {
 	s, err := ReadStat(os.Getpid())
 	require.NoError(t, err)
 	require.Equal(t, unix.Getpgrp(), s.Pgrp)
+	sid, err := unix.Getsid(0)
+	require.NoError(t, err)
+	require.Equal(t, sid, s.Session)
 	require.Equal(t, os.Getppid(), s.Ppid)
 
 	tgid, err := Tgid(unix.Gettid())
