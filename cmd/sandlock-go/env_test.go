@@ -40,7 +40,7 @@ func TestParseRunEnv(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"--setenv"}, "--setenv: want VAR VALUE"},
-		{[]string{"--setenv", "A"}, "--setenv \"A\": want a VALUE after VAR (--setenv VAR VALUE)"},
+		{[]string{"--setenv", "A"}, "--setenv A: want a VALUE after VAR (--setenv VAR VALUE)"},
 		{[]string{"--setenv", "A=B", "1", "env"}, `--setenv "A=B": want a variable name, without '='`},
 		{[]string{"--setenv", "", "1", "env"}, `--setenv "": want a variable name, without '='`},
 		{[]string{"--unsetenv"}, "--unsetenv: want VAR"},
