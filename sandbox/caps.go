@@ -38,10 +38,15 @@ var capabilityNames = map[string]int{
 var ErrUnknownCapability = errors.New("unknown capability")
 
 // ParseCapability returns the number of a capability named "CAP_NET_RAW",
-// "NET_RAW" or "net_raw".
+// "NET_RAW" or "net_raw" (ASCII case folding only: "ſetuid" is no name).
 func ParseCapability(name string) (int, error) {
-	key := strings.ToLower(strings.TrimPrefix(strings.ToUpper(name), "CAP_"))
-	if n, ok := capabilityNames[key]; ok {
+	key := strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, name)
+	if n, ok := capabilityNames[strings.TrimPrefix(key, "cap_")]; ok {
 		return n, nil
 	}
 	return 0, fmt.Errorf("%w %q (e.g. CAP_NET_BIND_SERVICE)", ErrUnknownCapability, name)

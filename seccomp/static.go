@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	elastic "github.com/elastic/go-seccomp-bpf"
 	elasticarch "github.com/elastic/go-seccomp-bpf/arch"
@@ -59,7 +60,26 @@ func (e *staticError) Error() string {
 func (e *staticError) Is(target error) bool { return target == ErrStaticPolicy }
 
 func staticErrorf(line int, format string, args ...any) error {
-	return &staticError{line: line, msg: fmt.Sprintf(format, args...)}
+	return &staticError{line: line, msg: escapeControl(fmt.Sprintf(format, args...))}
+}
+
+// escapeControl escapes the control characters of s (Go syntax: \n,
+// \x1b), which a message quoting the policy's own text may hold: an error
+// is one line and cannot drive a terminal.
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // The file format, decoded strictly: every key must be known.

@@ -7,6 +7,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
+	"unicode"
 )
 
 // Exit statuses of sandlock-go itself; otherwise run exits with the
@@ -26,6 +29,25 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// escapeControl escapes the control characters of s (Go syntax: \n,
+// \x1b), which a message quoting a file's own text may hold: an error is
+// one line and cannot drive a terminal.
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // errHelp asks for the help text on stdout and exit status 0.

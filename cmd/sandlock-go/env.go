@@ -70,7 +70,7 @@ func splitEnvFlags(fs *flag.FlagSet, args []string) (rest []string, ops []envOp,
 				return nil, nil, err
 			}
 			if i+1 >= len(args) {
-				return nil, nil, usagef("--setenv %s: want a VALUE after VAR (--setenv VAR VALUE)", v)
+				return nil, nil, usagef("--setenv %s: want a VALUE after VAR (--setenv VAR VALUE)", escapeControl(v))
 			}
 			i++
 			ops = append(ops, envOp{op: name, name: v, value: args[i]})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -61,11 +62,13 @@ func (l pathList) MarshalTOML() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("[\n")
 	for _, s := range l {
-		// A JSON string of valid UTF-8 is a TOML basic string.
+		// A JSON string of valid UTF-8 is a TOML basic string, but for
+		// DEL, which TOML wants escaped.
 		q, err := json.Marshal(s)
 		if err != nil {
 			return nil, err
 		}
+		q = bytes.ReplaceAll(q, []byte("\x7f"), []byte(`\u007f`))
 		b.WriteString("  ")
 		b.Write(q)
 		b.WriteString(",\n")
@@ -92,6 +95,15 @@ func writeProfile(w io.Writer, p *Profile) error {
 		slices.Sort(*l)
 		*l = slices.Compact(*l)
 	}
+	// A TOML file is UTF-8: a name that is not cannot be written as it is,
+	// and changed it would allow another file.
+	for _, l := range [][]string{p.Program, p.Open.Files, p.Open.Dirs, p.Exec.Paths, p.Network.Connect, p.Network.Bind} {
+		for _, s := range l {
+			if !utf8.ValidString(s) {
+				return fmt.Errorf("%q is not valid UTF-8, which a profile (TOML) cannot hold", s)
+			}
+		}
+	}
 	if _, err := io.WriteString(w, profileHeader); err != nil {
 		return err
 	}
@@ -103,21 +115,25 @@ func writeProfile(w io.Writer, p *Profile) error {
 // readProfile parses a profile; unknown keys and other versions are
 // errors.
 func readProfile(r io.Reader) (*Profile, error) {
+	data, err := readProfileBytes(r) // profile_limits.go
+	if err != nil {
+		return nil, err
+	}
 	var p Profile
-	md, err := toml.NewDecoder(r).Decode(&p)
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+			return nil, fmt.Errorf("line %d: %s", pe.Position.Line, escapeControl(pe.Message))
 		}
-		return nil, err
+		return nil, errors.New(escapeControl(err.Error()))
 	}
 	if extra := md.Undecoded(); len(extra) > 0 {
 		keys := make([]string, len(extra))
 		for i, k := range extra {
 			keys[i] = k.String()
 		}
-		return nil, fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+		return nil, fmt.Errorf("unknown key %s", escapeControl(strings.Join(keys, ", ")))
 	}
 	if p.Version != profileVersion {
 		return nil, fmt.Errorf("version %d not supported (want %d)", p.Version, profileVersion)

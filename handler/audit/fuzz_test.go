@@ -5,8 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/syscalls"
@@ -69,6 +72,79 @@ func FuzzDecode(f *testing.F) {
 
 		txt := r.AppendText(nil)
 		check(t, bytes.Count(txt, []byte("\n")) == 1 && txt[len(txt)-1] == '\n', "text not one line: %q", txt)
+		checkPrintable(t, txt)
+	})
+}
+
+// checkPrintable fails unless the text line is valid UTF-8 without a
+// control character but its final newline: what a child wrote cannot
+// drive the terminal that shows the trace.
+func checkPrintable(t *testing.T, line []byte) {
+	t.Helper()
+	body := line[:len(line)-1]
+	check(t, utf8.Valid(body) && !bytes.ContainsFunc(body, unicode.IsControl), "text line not escaped: %q", line)
+}
+
+// FuzzFormat formats records whose strings a child chose (a path, argv
+// entries, decoded string fields) and the supervisor's error texts: the
+// JSON line is one valid line that keeps every string (invalid UTF-8 as
+// U+FFFD, as encoding/json does), and the strace-style line is one line
+// that escapes every control byte. NUL splits list into argv entries.
+func FuzzFormat(f *testing.F) {
+	f.Fuzz(func(t *testing.T, pid int, path, list, str, errText string, truncated bool, latency int64) {
+		if len(path)+len(list)+len(str)+len(errText) > 1<<16 {
+			return
+		}
+		items := strings.Split(list, "\x00")
+		r := &Record{
+			Time: time.Unix(0, latency).UTC(), Pid: pid, Syscall: "execve", Nr: 59,
+			Decoded: Fields{
+				{"pathname", str},
+				{"argv", List{Items: items, Truncated: truncated}},
+				{"envp", VarCount(latency)},
+				{"how", Fields{{"flags", Sym("O_RDONLY")}, {"name", str}, {"list", List{Items: items}}}},
+				{"buf", Unread{Addr: uint64(latency), Err: errText}},
+				{"fd", int64(pid)},
+			},
+			Path: path, PathError: errText, DecodeError: errText, Action: "continue", LatencyNS: latency,
+		}
+		line := r.AppendJSON(nil)
+		check(t, json.Valid(line), "invalid JSON %q", line)
+		check(t, bytes.Count(line, []byte("\n")) == 1 && line[len(line)-1] == '\n', "JSON not one line: %q", line)
+		var m struct {
+			Pid       int    `json:"pid"`
+			Path      string `json:"path"`
+			PathError string `json:"path_error"`
+			Decoded   struct {
+				Pathname string   `json:"pathname"`
+				Argv     []string `json:"argv"`
+				Buf      struct {
+					Error string `json:"error"`
+				} `json:"buf"`
+			} `json:"decoded"`
+		}
+		check(t, json.Unmarshal(line, &m) == nil, "cannot decode %q", line)
+		valid := func(s string) string { // what encoding/json makes of s
+			q, _ := json.Marshal(s)
+			var out string
+			_ = json.Unmarshal(q, &out)
+			return out
+		}
+		check(t, m.Pid == pid && m.Path == valid(path) && m.PathError == valid(errText) &&
+			m.Decoded.Pathname == valid(str) && m.Decoded.Buf.Error == valid(errText), "fields changed: %q", line)
+		wantArgv := len(items)
+		if truncated {
+			wantArgv++
+		}
+		check(t, len(m.Decoded.Argv) == wantArgv, "argv has %d entries, want %d: %q", len(m.Decoded.Argv), wantArgv, line)
+		for i, it := range items {
+			check(t, m.Decoded.Argv[i] == valid(it), "argv[%d] = %q, want %q", i, m.Decoded.Argv[i], it)
+		}
+
+		r.Decoded[4].Value = Unread{Addr: uint64(latency), Err: "EFAULT"} // the text shows Err as it is: an errno name
+		txt := r.AppendText(nil)
+		check(t, bytes.Count(txt, []byte("\n")) == 1 && txt[len(txt)-1] == '\n', "text not one line: %q", txt)
+		checkPrintable(t, txt)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 
@@ -19,9 +20,9 @@ import (
 type Rules struct {
 	// Connect entries are "HOST:PORT": HOST an IP address, "localhost"
 	// (127.0.0.1 and ::1) or "*"; PORT a number or "*". IPv6 addresses go
-	// in brackets: "[::1]:8080". Other host names are not resolved: a
-	// policy that depends on DNS at start-up is neither stable nor
-	// hermetic.
+	// in brackets, without a zone: "[::1]:8080". Other host names are not
+	// resolved: a policy that depends on DNS at start-up is neither stable
+	// nor hermetic.
 	Connect []string
 	// Bind entries are "PORT" (any local address) or "HOST:PORT".
 	Bind []string
@@ -110,6 +111,10 @@ func parseEndpoint(s string, portOnly bool) ([]endpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host %q: want an IP address, localhost or *", host)
 	}
+	if a.Zone() != "" {
+		// A sockaddr carries no zone name: the rule would match nothing.
+		return nil, fmt.Errorf("host %q: want an IP address without a zone", host)
+	}
 	return []endpoint{{addr: a.Unmap(), port: port}}, nil
 }
 
@@ -118,18 +123,27 @@ func splitHostPort(s string) (host, port string, err error) {
 	if strings.HasPrefix(s, "[") {
 		end := strings.Index(s, "]:")
 		if end < 0 {
-			return "", "", fmt.Errorf("want HOST:PORT: address %s: want [ADDRESS]:PORT for IPv6", s)
+			return "", "", fmt.Errorf("want HOST:PORT: address %s: want [ADDRESS]:PORT for IPv6", printable(s))
 		}
 		return s[1:end], s[end+2:], nil
 	}
 	i := strings.LastIndexByte(s, ':')
 	switch {
 	case i < 0:
-		return "", "", fmt.Errorf("want HOST:PORT: address %s: missing port in address", s)
+		return "", "", fmt.Errorf("want HOST:PORT: address %s: missing port in address", printable(s))
 	case strings.Count(s, ":") > 1:
-		return "", "", fmt.Errorf("want HOST:PORT: address %s: too many colons in address (IPv6 goes in brackets)", s)
+		return "", "", fmt.Errorf("want HOST:PORT: address %s: too many colons in address (IPv6 goes in brackets)", printable(s))
 	}
 	return s[:i], s[i+1:], nil
+}
+
+// printable returns s, quoted when it holds control characters: an error
+// message is one line that cannot drive a terminal.
+func printable(s string) string {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // Syscalls returns the names to register the Policy on: every name of

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -60,8 +61,11 @@ func (s State) MetadataValue(key string) (string, bool) {
 // String names the container for logs: "container ID (pid N)".
 func (s State) String() string {
 	id := s.State.ID
-	if id == "" {
+	switch {
+	case id == "":
 		id = "?"
+	case strings.ContainsFunc(id, unicode.IsControl):
+		id = strconv.Quote(id) // not validated yet: a log line is one line
 	}
 	return fmt.Sprintf("container %s (pid %d)", id, s.Pid)
 }
@@ -211,6 +215,13 @@ func parseRights(oob []byte) ([]int, error) {
 		if msgs[i].Header.Level != unix.SOL_SOCKET || msgs[i].Header.Type != unix.SCM_RIGHTS {
 			continue
 		}
+		if len(msgs[i].Data)%4 != 0 {
+			// unix.ParseUnixRights panics on it; the kernel never sends it.
+			if firstErr == nil {
+				firstErr = fmt.Errorf("SCM_RIGHTS of %d bytes", len(msgs[i].Data))
+			}
+			continue
+		}
 		got, err := unix.ParseUnixRights(&msgs[i])
 		fds = append(fds, got...)
 		if err != nil && firstErr == nil {
@@ -270,7 +281,7 @@ func validate(st *State, nfds int) error {
 	if st.State.ID == "" {
 		return fmt.Errorf("%w: empty state.id", ErrInvalidState)
 	}
-	if len(st.State.ID) > 1024 || strings.ContainsFunc(st.State.ID, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if len(st.State.ID) > 1024 || strings.ContainsFunc(st.State.ID, unicode.IsControl) {
 		return fmt.Errorf("%w: state.id %q", ErrInvalidState, st.State.ID)
 	}
 	if strings.ContainsFunc(st.Metadata, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' }) {
