@@ -556,7 +556,8 @@ var extendOnce sync.Once
 // or rejected with the reason. The program is go-seccomp-bpf's: a call
 // from another ABI gets the default action and an x32 call ENOSYS, so it
 // must be stacked with a filter that kills foreign ABIs (every Filter
-// does). Errors about the policy match ErrStaticPolicy.
+// does). Errors about the policy match ErrStaticPolicy; a policy whose
+// program would exceed MaxInstructions matches ErrProgramTooLong.
 func CompileStatic(p *elastic.Policy, arch *syscalls.Arch) (Program, error) {
 	if arch == nil {
 		if arch = syscalls.Native(); arch == nil {
