@@ -159,7 +159,7 @@ func TestCLIPolicyFlags(t *testing.T) {
 			"--allow-connect 127.0.0.1":       "sandlock-go: --allow-connect 127.0.0.1: want HOST:PORT: address 127.0.0.1: missing port in address",
 			"--allow-bind 70000":              `sandlock-go: --allow-bind 70000: bad port "70000"`,
 			"--profile /nonexistent/p.toml":   "sandlock-go: --profile /nonexistent/p.toml: no such file or directory",
-			"--allow-path /usr --deny openat": "sandlock-go: --deny openat: openat is also decided by --allow-path/--deny-path",
+			"--deny-path /usr --deny openat": "sandlock-go: --deny openat: openat is also decided by --allow-path/--deny-path",
 		} {
 			r := runCLI(t, bin, append(append([]string{"run"}, strings.Fields(args)...), "--", "true")...)
 			r.requireStatus(t, 2)

@@ -13,6 +13,7 @@ import (
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
 	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
+	"github.com/sandlock-go/sandlock-go/notif"
 	"github.com/sandlock-go/sandlock-go/handler/proclimit"
 	"github.com/sandlock-go/sandlock-go/sandbox"
 	"github.com/sandlock-go/sandlock-go/syscalls"
@@ -30,6 +31,9 @@ type policyFlags struct {
 	// denied, when set, collects the denials of the policies built from
 	// these flags (denials.go); not a flag.
 	denied *denials
+	// traced says every decision is wanted (--trace): the open policy
+	// then traps opens even where Landlock alone enforces it; not a flag.
+	traced bool
 }
 
 func (f *policyFlags) declare(fs *flag.FlagSet) {
@@ -122,6 +126,14 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		}
 		p.OnDecision = f.onOpen()
 		addPolicy("--allow-path/--deny-path", p)
+		if kernelOnlyOpens(f) {
+			// Landlock enforces an allow-list of plain paths completely
+			// for opens (Files layer below): no trap per open. The
+			// policy still mediates what Landlock has no right for
+			// (chmod, chown, utimes, xattrs, ...).
+			reg := &regs[len(regs)-1]
+			reg.syscalls = slices.DeleteFunc(reg.syscalls, func(n string) bool { return slices.Contains(openFamily, n) })
+		}
 		if len(f.allowPath) > 0 {
 			// Kernel first: Landlock confines every file access but
 			// exec beneath the allowed paths, so the supervisor's
@@ -225,6 +237,28 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		}
 	}
 	return regs, nil
+}
+
+// openFamily are the opens Landlock decides alone under kernelOnlyOpens
+// (openat2 is ENOSYS by default; when allowed again it stays trapped).
+var openFamily = []string{"open", "openat", "creat"}
+
+// kernelOnlyOpens reports whether the open policy of f needs no trap on
+// opens: an allow-list of plain paths (no glob, which Landlock cannot
+// follow to names created later), no deny rule (Landlock cannot express
+// one), no --trace (which wants every decision), and a kernel with
+// Landlock (the Files layer).
+func kernelOnlyOpens(f *policyFlags) bool {
+	if f.traced || len(f.denyPath) > 0 || len(f.allowPath) == 0 {
+		return false
+	}
+	for _, p := range f.allowPath {
+		if strings.ContainsAny(p, "*?[") {
+			return false
+		}
+	}
+	abi, err := notif.LandlockABI()
+	return err == nil && abi >= 1
 }
 
 // landlockPaths turns path patterns into the paths of Landlock rules: a

@@ -59,7 +59,8 @@ func TestParseRunPolicyErrors(t *testing.T) {
 		{[]string{"--profile", negative, "true"}, "--profile " + negative + ": processes.max -1: want 0 (no limit) or more"},
 		{[]string{"--profile", relFile, "true"}, "--profile " + relFile + `: open.files: path pattern "etc/x" is not absolute`},
 		{[]string{"--profile", badConnect, "true"}, "--profile " + badConnect + `: network: connect rule "nohost": want HOST:PORT: address nohost: missing port in address`},
-		{[]string{"--allow-path", "/usr", "--deny", "openat", "true"}, "--deny openat: openat is also decided by --allow-path/--deny-path"},
+		{[]string{"--deny-path", "/usr", "--deny", "openat", "true"}, "--deny openat: openat is also decided by --allow-path/--deny-path"},
+		{[]string{"--allow-path", "/usr", "--deny", "chmod", "true"}, "--deny chmod: chmod is also decided by --allow-path/--deny-path"},
 		{[]string{"--max-processes", "2", "--deny", "clone", "true"}, "--deny clone: clone is also decided by --max-processes"},
 		{[]string{"--allow-bind", "80", "--deny", "bind", "true"}, "--deny bind: bind is also decided by --allow-bind"},
 	}
@@ -140,6 +141,26 @@ func TestParseRunPolicies(t *testing.T) {
 		"*proclimit.Limiter":     {"clone", "clone3", "setsid", "setpgid"},
 	}, regSyscalls(cfg.Policies))
 	require.Nil(t, cfg.Policy.FilePaths, "a deny-list alone has no Landlock layer")
+
+	// An allow-list of plain paths: Landlock decides opens alone (no trap
+	// per open); what Landlock has no right for stays trapped. A deny rule,
+	// a glob or --trace keeps the opens trapped.
+	cfg, err = parseRun([]string{"--allow-path", "/usr", "true"}, syscalls.X86_64)
+	require.NoError(t, err)
+	opens := regSyscalls(cfg.Policies)["*pathpolicy.OpenPolicy"]
+	require.NotContains(t, opens, "openat")
+	require.NotContains(t, opens, "open")
+	require.Contains(t, opens, "fchmodat")
+	require.Contains(t, opens, "openat2", "openat2 stays trapped if it is allowed again")
+	for _, args := range [][]string{
+		{"--allow-path", "/usr", "--deny-path", "/usr/bin", "true"},
+		{"--allow-path", "/us[r]", "true"},
+		{"--allow-path", "/usr", "--trace", "-", "true"},
+	} {
+		cfg, err = parseRun(args, syscalls.X86_64)
+		require.NoError(t, err)
+		require.Contains(t, regSyscalls(cfg.Policies)["*pathpolicy.OpenPolicy"], "openat", args)
+	}
 
 	// No policy flag: no policy.
 	cfg, err = parseRun([]string{"true"}, syscalls.X86_64)

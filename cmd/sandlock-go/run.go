@@ -281,6 +281,7 @@ func parseRun(args []string, arch *syscalls.Arch) (*runConfig, error) {
 		cfg.Denied = &denials{}
 		f.policy.denied = cfg.Denied
 	}
+	f.policy.traced = f.trace != ""
 	regs, err := buildPolicies(&f.policy, prof, arch)
 	if err != nil {
 		return nil, err
