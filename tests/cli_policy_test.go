@@ -152,13 +152,13 @@ func TestCLIPolicyFlags(t *testing.T) {
 	t.Run("BadValues", func(t *testing.T) {
 		t.Parallel()
 		for args, msg := range map[string]string{
-			"--allow-path etc":                `sandlock-go: --allow-path etc: path pattern "etc" is not absolute`,
-			"--deny-path /a/[":                `sandlock-go: --deny-path /a/[: path pattern "/a/[": syntax error in pattern`,
-			"--allow-exec bin/ls":             `sandlock-go: --allow-exec bin/ls: path pattern "bin/ls" is not absolute`,
-			"--max-processes 0":               "sandlock-go: --max-processes 0: want a number from 1 to 1048576",
-			"--allow-connect 127.0.0.1":       "sandlock-go: --allow-connect 127.0.0.1: want HOST:PORT: address 127.0.0.1: missing port in address",
-			"--allow-bind 70000":              `sandlock-go: --allow-bind 70000: bad port "70000"`,
-			"--profile /nonexistent/p.toml":   "sandlock-go: --profile /nonexistent/p.toml: no such file or directory",
+			"--allow-path etc":               `sandlock-go: --allow-path etc: path pattern "etc" is not absolute`,
+			"--deny-path /a/[":               `sandlock-go: --deny-path /a/[: path pattern "/a/[": syntax error in pattern`,
+			"--allow-exec bin/ls":            `sandlock-go: --allow-exec bin/ls: path pattern "bin/ls" is not absolute`,
+			"--max-processes 0":              "sandlock-go: --max-processes 0: want a number from 1 to 1048576",
+			"--allow-connect 127.0.0.1":      "sandlock-go: --allow-connect 127.0.0.1: want HOST:PORT: address 127.0.0.1: missing port in address",
+			"--allow-bind 70000":             `sandlock-go: --allow-bind 70000: bad port "70000"`,
+			"--profile /nonexistent/p.toml":  "sandlock-go: --profile /nonexistent/p.toml: no such file or directory",
 			"--deny-path /usr --deny openat": "sandlock-go: --deny openat: openat is also decided by --allow-path/--deny-path",
 		} {
 			r := runCLI(t, bin, append(append([]string{"run"}, strings.Fields(args)...), "--", "true")...)
