@@ -238,8 +238,7 @@ func (c *Cmd) serve(fd int) error {
 		opts.AsProcess = c.confiner.do
 	}
 	if opts.InRun == nil {
-		guard := c.guard
-		opts.InRun = func(pid int) bool { return guard.inRun(pid) }
+		opts.InRun = c.guard.inRun
 	}
 	userPrefilter := opts.Prefilter
 	opts.Prefilter = func(n *notif.Notif) bool {
@@ -295,27 +294,11 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 	if st.IsDir() || st.Mode()&0o111 == 0 {
 		return nil, fmt.Errorf("sandbox: program %s: %w", path, os.ErrPermission)
 	}
-	// Syscalls acting on other processes: trapped when they name one,
-	// and let through for processes of the run only.
-	handled := map[int]bool{}
-	for _, nr := range c.table.Syscalls() {
-		handled[nr] = true
-	}
-	targets := targetRules(c.table.Arch(), handled)
-	c.guard = &runGuard{}
-	for _, ts := range targetSyscalls {
-		if _, err := c.table.Arch().Number(ts.name); err == nil {
-			if err := c.table.RegisterName(ts.name, c.guard); err != nil {
-				return nil, fmt.Errorf("sandbox: %w", err)
-			}
-		}
-	}
-	unixRules, err := c.guardUnixSockets(handled)
+	guards, err := c.registerGuards()
 	if err != nil {
 		return nil, err
 	}
-	targets = append(targets, unixRules...)
-	prog, err := buildFilter(c.table.Arch(), c.table.Syscalls(), &c.Policy, targets...)
+	prog, err := buildFilter(c.table.Arch(), c.table.Syscalls(), &c.Policy, guards...)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}

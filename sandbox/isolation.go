@@ -276,18 +276,19 @@ func homes(env []string) []string {
 	return slices.Compact(out)
 }
 
-// landlockForIsolation reports the Landlock ABI and whether it is enough to
-// protect the host; an error wraps ErrNoBoundary and says what is missing.
-func landlockForIsolation() (int, error) {
+// requireLandlockBoundary fails, wrapping ErrNoBoundary and saying what is
+// missing, when the kernel's Landlock cannot protect the host from a root
+// command.
+func requireLandlockBoundary() error {
 	abi, err := notif.LandlockABI()
 	if err != nil && !errors.Is(err, notif.ErrNotSupported) {
-		return 0, err
+		return err
 	}
 	if abi < landlockReferABI {
-		return abi, fmt.Errorf("%w: Landlock ABI %d (needs %d, Linux 5.19, enabled in the lsm= list) to keep a root command out of /etc, /proc/sys and the other system areas; run as a non-root user, or choose IdentityHostRoot (--identity host-root) to run without that boundary",
+		return fmt.Errorf("%w: Landlock ABI %d (needs %d, Linux 5.19, enabled in the lsm= list) to keep a root command out of /etc, /proc/sys and the other system areas; run as a non-root user, or choose IdentityHostRoot (--identity host-root) to run without that boundary",
 			ErrNoBoundary, abi, landlockReferABI)
 	}
-	return abi, nil
+	return nil
 }
 
 // restrictThread adds the isolation layer to the calling (locked) thread,
@@ -343,7 +344,7 @@ func (p *Policy) isolation(env []string, extraFiles int) (*isolationConfig, erro
 		cfg.Protect = &protection{Homes: homes(env)}
 		cfg.ReadOnlyMounts = true
 		if os.Geteuid() == 0 {
-			if _, err := landlockForIsolation(); err != nil {
+			if err := requireLandlockBoundary(); err != nil {
 				return nil, err
 			}
 		}

@@ -254,8 +254,8 @@ func isolationRules(arch *syscalls.Arch, p *Policy) ([]seccomp.Rule, error) {
 		if _, err := arch.Number(name); err != nil {
 			return nil, fmt.Errorf("allowed syscalls: %w", err)
 		}
-		if !slices.Contains(IsolationSyscalls(), name) {
-			return nil, fmt.Errorf("allowed syscalls: %s is not denied by the sandbox (the isolation rules cover %s)", name, strings.Join(IsolationSyscalls(), ", "))
+		if isolation := IsolationSyscalls(); !slices.Contains(isolation, name) {
+			return nil, fmt.Errorf("allowed syscalls: %s is not denied by the sandbox (the isolation rules cover %s)", name, strings.Join(isolation, ", "))
 		}
 		allowed[name] = true
 	}

@@ -103,6 +103,32 @@ func (g *runGuard) inRun(pid int) bool {
 	return runset.Session(int(g.sid.Load()))(pid)
 }
 
+// registerGuards registers the sandbox's own handlers after the caller's:
+// the run guard on the syscalls acting on other processes, and the
+// unix-socket guard. It returns the filter rules that trap those syscalls
+// only when they need a decision (on another process, with a destination);
+// a syscall that already has a handler is trapped whole.
+func (c *Cmd) registerGuards() ([]seccomp.Rule, error) {
+	handled := map[int]bool{}
+	for _, nr := range c.table.Syscalls() {
+		handled[nr] = true
+	}
+	rules := targetRules(c.table.Arch(), handled)
+	c.guard = &runGuard{}
+	for _, ts := range targetSyscalls {
+		if _, err := c.table.Arch().Number(ts.name); err == nil {
+			if err := c.table.RegisterName(ts.name, c.guard); err != nil {
+				return nil, fmt.Errorf("sandbox: %w", err)
+			}
+		}
+	}
+	unixRules, err := c.guardUnixSockets(handled)
+	if err != nil {
+		return nil, err
+	}
+	return append(rules, unixRules...), nil
+}
+
 // guardUnixSockets registers the unix-socket guard (handler/unixguard) on
 // the syscalls that reach a unix socket by address, so that the command
 // reaches no host daemon (a container runtime's socket, D-Bus, a terminal
