@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // systemPaths lets system programs load: their binaries, libraries and
@@ -94,14 +95,18 @@ func TestCLIPolicyFlags(t *testing.T) {
 
 	t.Run("MaxProcesses", func(t *testing.T) {
 		t.Parallel()
-		// sh starts 2 background sleeps and waits for a third in the
-		// foreground (4 processes for a second), then starts 6 more
-		// in the background: the first fits the cap of 4, the next one
-		// fails, and dash gives up ("Cannot fork").
+		// sh starts 3 sleeps (4 processes) and waits for the sampler to
+		// see them; released, it starts 6 more and waits again. Under
+		// the cap of 4 the first of those fails and dash gives up
+		// ("Cannot fork"). The handshake keeps the test independent of
+		// how often the sampler runs on a loaded machine.
 		const limit = 4
-		script := "sleep 3 & sleep 3 & sleep 1; for i in 1 2 3 4 5 6; do sleep 2 & done; wait"
+		gate := filepath.Join(t.TempDir(), "gate")
+		require.NoError(t, unix.Mkfifo(gate, 0o600))
+		script := "sleep 60 & sleep 60 & sleep 60 & read x <" + gate + "; for i in 1 2 3 4 5 6; do sleep 60 & done; read x <" + gate
 		tracePath := filepath.Join(t.TempDir(), "trace.jsonl")
-		peak, stderr, status := runSampled(t, bin, "run", "--trace", tracePath, "--max-processes", strconv.Itoa(limit), "--", "sh", "-c", script)
+		// The second release comes only if the cap broke (5 processes).
+		peak, stderr, status := runSampled(t, bin, gate, []int{limit, limit + 1}, "run", "--trace", tracePath, "--max-processes", strconv.Itoa(limit), "--", "sh", "-c", script)
 		answers := map[string]int{}
 		for _, rec := range readTrace(t, tracePath) {
 			switch rec.Syscall {
@@ -112,13 +117,13 @@ func TestCLIPolicyFlags(t *testing.T) {
 		require.NotEqual(t, 0, status)
 		require.Contains(t, stderr, "Cannot fork")
 		require.LessOrEqual(t, peak, limit, "the process group grew past --max-processes")
-		require.Equal(t, map[string]int{"continue": 4, "errno:EAGAIN": 1}, answers, "stderr: %s", stderr)
+		require.Equal(t, map[string]int{"continue": 3, "errno:EAGAIN": 1}, answers, "stderr: %s", stderr)
 		require.Equal(t, limit, peak, "the group never reached the cap; stderr: %s", stderr)
 
-		// The same script without the cap reaches 9 processes.
-		peak, stderr, status = runSampled(t, bin, "run", "--", "sh", "-c", script)
+		// The same script without the cap reaches 10 processes.
+		peak, stderr, status = runSampled(t, bin, gate, []int{limit, 10}, "run", "--", "sh", "-c", script)
 		require.Equal(t, 0, status, stderr)
-		require.Equal(t, 9, peak)
+		require.Equal(t, 10, peak)
 	})
 
 	t.Run("AllowConnect", func(t *testing.T) {
@@ -288,9 +293,16 @@ func TestCLILearn(t *testing.T) {
 }
 
 // runSampled runs sandlock-go and samples the size of the program's
-// process group until it exits; it returns the largest size seen.
-func runSampled(t *testing.T, bin string, args ...string) (peak int, stderr string, status int) {
+// process group until it exits; it returns the largest size seen. Each
+// time the group first reaches the next of gates, a line is written to
+// the FIFO gate for the program to read.
+func runSampled(t *testing.T, bin, gate string, gates []int, args ...string) (peak int, stderr string, status int) {
 	t.Helper()
+	// Read-write: opening does not wait for the program, and what is
+	// written stays in the pipe until it reads.
+	fifo, err := os.OpenFile(gate, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer fifo.Close()
 	cmd := exec.Command(bin, args...)
 	var errBuf bytes.Buffer
 	cmd.Stderr = &errBuf
@@ -314,6 +326,11 @@ func runSampled(t *testing.T, bin string, args ...string) (peak int, stderr stri
 		}
 		if pgid != 0 {
 			peak = max(peak, groupSize(pgid))
+		}
+		if len(gates) > 0 && peak >= gates[0] {
+			gates = gates[1:]
+			_, err := fifo.WriteString("go\n")
+			require.NoError(t, err)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
