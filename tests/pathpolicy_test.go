@@ -44,13 +44,14 @@ func runRacer(t *testing.T, h handler.Handler, names []string, allowed, denied s
 	return out.String(), cmd.ExitStatus()
 }
 
-// TestPathPolicyRace: 100,000 opens of a path another thread keeps flipping
-// to a denied file never reach the denied file under the on-behalf policy.
+// TestPathPolicyRace: 20,000 opens (100,000 with -long) of a path another
+// thread keeps flipping to a denied file never reach the denied file under
+// the on-behalf policy.
 func TestPathPolicyRace(t *testing.T) {
 	_, allowed, denied := raceFiles(t)
 	pol, err := pathpolicy.NewOpenPolicy(pathpolicy.Rules{Deny: []string{denied}})
 	require.NoError(t, err)
-	n := 100000
+	n := pick(20000, 100000)
 	if testing.Short() {
 		n = 10000
 	}

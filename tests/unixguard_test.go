@@ -171,7 +171,15 @@ func TestUnixGuardOwnSockets(t *testing.T) {
 	dir := t.TempDir()
 	var cmdPid atomic.Int64
 	g, err := unixguard.New(unixguard.Options{
-		InRun: runset.ProcessGroupOf(func() int { return int(cmdPid.Load()) }),
+		// The command may connect before Start returns and the pid is
+		// stored: the membership waits for it (Start does not wait on
+		// these handlers).
+		InRun: runset.ProcessGroupOf(func() int {
+			for cmdPid.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			return int(cmdPid.Load())
+		}),
 	})
 	require.NoError(t, err)
 	cmd := sandbox.Command(buildProgram(t, "unixpeer"), "self")
