@@ -15,8 +15,11 @@ import (
 )
 
 // learnEnv is a run's environment: a fake home with secrets in it (a key,
-// a dotfile) and a private TMPDIR with a secret beside the temporary
-// files, so that no test sees another's temporary names.
+// a dotfile), a private TMPDIR with a secret beside the temporary files,
+// so that no test sees another's temporary names, a secret beside the
+// working directory and one in /dev/shm beside Python's semaphores. No
+// program of the tests reads them: no profile learned in a learnEnv may
+// allow them (TestEverydayPrograms checks each).
 type learnEnv struct {
 	home, tmp, work string
 	secrets         []string
@@ -35,6 +38,14 @@ func newLearnEnv(t *testing.T) *learnEnv {
 		writeFile(t, e.tmp, "secret.key", "SECRET-TMP\n"),
 	}
 	e.secrets = append(e.secrets, writeFile(t, root, "neighbour.secret", "SECRET-NEIGHBOUR\n"))
+	// Beside Python's semaphores and other shared memory.
+	if f, err := os.CreateTemp("/dev/shm", "canary-"); err == nil {
+		_, err = f.WriteString("SECRET-SHM\n")
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		t.Cleanup(func() { os.Remove(f.Name()) })
+		e.secrets = append(e.secrets, f.Name())
+	}
 	// Go's telemetry off, so that no counter file named by the date is
 	// written; Go's build cache shared with the tests' user (a cache of
 	// its own would rebuild the runtime); no pip version check.
