@@ -63,9 +63,10 @@ func newLearnEnv(t *testing.T) *learnEnv {
 
 // tools are where this machine's Python and Go are.
 type tools struct {
-	// pythonBin is the directory of python3's executable, pyenv's shims
-	// resolved: put first in PATH, python3 starts without pyenv's shell
-	// scripts, which under learn's traps cost seconds a run.
+	// pythonBin is the directory of python3's executable when PATH
+	// finds a shim first (pyenv's): put first in PATH, python3 starts
+	// without pyenv's shell scripts, which under learn's traps cost
+	// seconds a run. "" when PATH finds python3 itself.
 	pythonBin, pythonPrefix string
 	goroot, gocache         string
 }
@@ -76,6 +77,12 @@ var toolPaths = sync.OnceValue(func() tools {
 		"import os, sys; print(os.path.dirname(os.path.realpath(sys.executable))); print(sys.base_prefix)").Output()
 	if l := strings.Fields(string(out)); err == nil && len(l) == 2 {
 		ts.pythonBin, ts.pythonPrefix = l[0], l[1]
+		// Only when something else (a shim) is found first.
+		if found, err := exec.LookPath("python3"); err == nil {
+			if real, err := filepath.EvalSymlinks(found); err == nil && filepath.Dir(real) == ts.pythonBin {
+				ts.pythonBin = ""
+			}
+		}
 	}
 	out, err = exec.Command("go", "env", "GOROOT", "GOCACHE").Output()
 	if l := strings.Fields(string(out)); err == nil && len(l) == 2 {
