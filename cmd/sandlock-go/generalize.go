@@ -375,7 +375,8 @@ func libDirs(files, execs []string) []string {
 // prefixLibRoots returns the library directories ("P/lib/", "P/lib64/")
 // of the installation prefixes of the programs the run executed: P of a
 // regular file P/bin/NAME or P/sbin/NAME outside libRoots (a Python under
-// ~/.pyenv/versions/3.11.7, a toolchain under ~/sdk/go), P not "/".
+// ~/.pyenv/versions/3.11.7, a Node under ~/.nvm/versions/node/v20), P
+// not "/".
 func prefixLibRoots(execs []string) []string {
 	var out []string
 	for _, e := range execs {
