@@ -16,10 +16,12 @@ import (
 //   - tempRule: a path under a temporary root (/tmp, /var/tmp, /dev/shm,
 //     $TMPDIR, /run/user/UID) whose entry in the root did not exist when
 //     the run started becomes a glob of the entry's fixed prefix ("cc*",
-//     "sem.*"), unless the glob matches an entry that existed before
-//     the run, in which case it stays the entry's exact name;
+//     "sem.*") or, without one, of its shape (tempGlob), unless the glob
+//     matches an entry that existed before the run, in which case it
+//     stays the entry's exact name;
 //   - createdRule: a path beneath a directory the run created becomes
-//     that directory (which covers everything beneath it);
+//     that directory (which covers everything beneath it), for opens and
+//     for execs (a program the run built there);
 //   - procRule: /proc/PID/... and /proc/PID/task/TID/... become
 //     /proc/*/... (the open policy refuses the /proc of processes outside
 //     the run whatever the rules say);
@@ -27,10 +29,14 @@ import (
 //     (/usr/lib/X/..., /usr/libexec/...) allow that directory's programs
 //     (exec rules only);
 //   - libRule: a directory of the system's code and data trees (/usr,
-//     /lib*, /opt: world-readable, no secrets) from which the run read
-//     libDirFiles or more files becomes a directory rule, so that the same
-//     program with other arguments finds its other modules, headers and
-//     data; /etc, homes and everything else stay exact;
+//     /lib*, /opt: world-readable, no secrets), or of the library
+//     directory of the installation prefix of a program the run executed
+//     (P/lib of P/bin/python3, when that tree is open to everyone and
+//     has no dot-names beneath P/lib), from which the run read libDirFiles
+//     or more files (those of its __pycache__ count as its own) becomes a
+//     directory rule, so that the same program with other arguments finds
+//     its other modules, headers and data;
+//     /etc, homes and everything else stay exact;
 //   - processes.max doubles (at least +2), as fork timing varies.
 //
 // Nothing else changes: other paths stay exact.
@@ -114,46 +120,79 @@ func (g *generalizer) tempPattern(p string) (string, bool) {
 	if !ok || slices.Contains(g.before[root], entry) {
 		return "", false
 	}
-	prefix := namePrefix(entry)
-	if len(prefix) < 2 || prefix == entry {
+	pat, ok := tempGlob(entry)
+	if !ok {
 		return root + "/" + entry, true
 	}
-	glob := root + "/" + globEscape(prefix) + "*"
 	for _, old := range g.before[root] {
-		if ok, _ := filepath.Match(globEscape(prefix)+"*", old); ok {
+		if ok, _ := filepath.Match(pat, old); ok {
 			g.kept = append(g.kept, root+"/"+entry+" (a glob would cover "+root+"/"+old+")")
 			return root + "/" + entry, true
 		}
 	}
-	return glob, true
+	return root + "/" + pat, true
 }
 
-// namePrefix is the part of a temporary name that is the same on every
-// run: a short lowercase word before a separator ("sem." of
-// sem.mp-x8k2, "pymp-", "go-build"'s "go-"), else the lowercase letters
-// in front of mkstemp's six random characters ("cc" of ccQ6jPfA.s), or
-// "tmp" of Python's tmpXXXXXXXX.
-func namePrefix(name string) string {
-	if i := strings.IndexAny(name, ".-_"); i > 0 && i <= 6 && isLower(name[:i]) {
-		return name[:i+1]
+// wordClass is what a character of a random name may be: mkstemp draws
+// from letters and digits, Python's tempfile from lowercase letters,
+// digits and "_".
+const wordClass = "[A-Za-z0-9_]"
+
+// tempGlob is the glob of the temporary name of an entry that varies
+// between runs; ok is false when the name shows nothing that varies (it
+// stays exact). In order:
+//
+//   - "tmp" and more (Python's tmpXXXXXXXX): tmp*;
+//   - a short lowercase word before "." or "-" (sem.mp-x8k2, pymp-3k2j,
+//     go-build123): that word and its separator, then *;
+//   - a name of six or more letters, digits and "_" (before its first
+//     "."), with an uppercase letter (mkstemp's alphabet) and two or more
+//     lowercase letters before its last six characters (ccQ6jPfA.s): those
+//     letters, then *;
+//   - any other such name (Python's test name c6o3qjhl, or mkstemp's
+//     without a prefix): its shape, each of those characters a wordClass,
+//     the rest as is, since its first letters may be random as well.
+func tempGlob(name string) (string, bool) {
+	if strings.HasPrefix(name, "tmp") && len(name) > 3 {
+		return "tmp*", true
 	}
-	lower := 0
-	for lower < len(name) && name[lower] >= 'a' && name[lower] <= 'z' {
-		lower++
+	if i := strings.IndexAny(name, ".-"); i > 0 && i <= 6 && isLower(name[:i]) {
+		return name[:i+1] + "*", true
 	}
-	if strings.HasPrefix(name, "tmp") {
-		return "tmp"
+	base, suffix, dot := strings.Cut(name, ".")
+	if len(base) < 6 || !isWord(base) {
+		return "", false
 	}
-	base, _, _ := strings.Cut(name, ".")
-	if n := len(base) - 6; n < lower {
-		lower = max(n, 0)
+	if strings.ContainsAny(base, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		lower := 0
+		for lower < len(base)-6 && base[lower] >= 'a' && base[lower] <= 'z' {
+			lower++
+		}
+		if lower >= 2 {
+			return base[:lower] + "*", true
+		}
 	}
-	return name[:lower]
+	pat := strings.Repeat(wordClass, len(base))
+	if dot {
+		pat += "." + globEscape(suffix)
+	}
+	return pat, true
 }
 
 func isLower(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isWord reports whether s is letters, digits and "_" only.
+func isWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
 			return false
 		}
 	}
@@ -228,11 +267,19 @@ func (g *generalizer) path(p string) string {
 // (gcc's cc1 and collect2, go's compile and link).
 var toolDirs = []string{"/usr/lib/", "/usr/libexec/", "/usr/local/lib/", "/usr/local/libexec/", "/usr/local/go/pkg/tool/"}
 
-// execs applies toolRule: a program executed from beneath a toolDirs
-// entry allows the programs of its directory.
+// execs applies createdRule and toolRule: a program executed from
+// beneath a directory the run created allows that directory (the run made
+// what is in it), and one executed from beneath a toolDirs entry the
+// programs of its directory.
 func (g *generalizer) execs(paths []string) []string {
 	out := make([]string, 0, len(paths))
 	for _, p := range paths {
+		if d, ok := g.createdDir(p); ok {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+			continue
+		}
 		dir := filepath.Dir(p)
 		tool := false
 		for _, t := range toolDirs {
@@ -258,14 +305,21 @@ func (g *generalizer) generalize(p *Profile) {
 		}
 	}
 	// A directory rule in files (a created directory, a temporary
-	// glob) covers the same in dirs.
+	// glob) covers the same in dirs, and a created directory in dirs
+	// (made by mkdir, listed, nothing opened beneath it) the same in
+	// files, where mkdir, rmdir and the rest are decided.
 	for _, s := range p.Open.Files {
 		_, _, temp := g.tempRoot(s)
 		if (g.created[s] || temp && strings.ContainsAny(s, "*?[")) && !slices.Contains(p.Open.Dirs, s) {
 			p.Open.Dirs = append(p.Open.Dirs, s)
 		}
 	}
-	for _, d := range libDirs(p.Open.Files) {
+	for _, s := range p.Open.Dirs {
+		if g.created[s] && !slices.Contains(p.Open.Files, s) {
+			p.Open.Files = append(p.Open.Files, s)
+		}
+	}
+	for _, d := range libDirs(p.Open.Files, p.Exec.Paths) {
 		for _, l := range []*pathList{&p.Open.Files, &p.Open.Dirs} {
 			if !slices.Contains(*l, d) {
 				*l = append(*l, d)
@@ -286,17 +340,25 @@ var libRoots = []string{"/usr/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/op
 const libDirFiles = 3
 
 // libDirs applies libRule to the exact files of a profile: the directories
-// beneath libRoots (not a root itself) holding libDirFiles or more of them.
-func libDirs(files []string) []string {
+// beneath libRoots (not a root itself), or beneath the library directory
+// of an installation prefix (prefixLibRoots of execs), holding libDirFiles
+// or more of them.
+func libDirs(files, execs []string) []string {
+	roots := append(slices.Clone(libRoots), prefixLibRoots(execs)...)
 	count := map[string]int{}
 	for _, f := range files {
 		if strings.ContainsAny(f, "*?[") {
 			continue
 		}
 		dir := filepath.Dir(f)
-		for _, root := range libRoots {
-			if strings.HasPrefix(dir+"/", root) && len(dir)+1 > len(root) {
+		if filepath.Base(dir) == "__pycache__" {
+			// Python's compiled modules of the directory above.
+			dir = filepath.Dir(dir)
+		}
+		for _, root := range roots {
+			if strings.HasPrefix(dir+"/", root) && len(dir)+1 > len(root) && openTree(root, dir) {
 				count[dir]++
+				break
 			}
 		}
 	}
@@ -308,4 +370,64 @@ func libDirs(files []string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// prefixLibRoots returns the library directories ("P/lib/", "P/lib64/")
+// of the installation prefixes of the programs the run executed: P of a
+// regular file P/bin/NAME or P/sbin/NAME outside libRoots (a Python under
+// ~/.pyenv/versions/3.11.7, a Node under ~/.nvm/versions/node/v20), P
+// not "/".
+func prefixLibRoots(execs []string) []string {
+	var out []string
+	for _, e := range execs {
+		bin := filepath.Dir(e)
+		if b := filepath.Base(bin); b != "bin" && b != "sbin" {
+			continue
+		}
+		prefix := filepath.Dir(bin)
+		if prefix == "/" || strings.ContainsAny(e, "*?[") {
+			continue
+		}
+		if st, err := os.Stat(e); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		for _, lib := range []string{"/lib/", "/lib64/"} {
+			r := prefix + lib
+			covered := false
+			for _, root := range libRoots {
+				covered = covered || strings.HasPrefix(r, root)
+			}
+			if !covered && !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// openTree reports whether dir, beneath root, is part of a tree meant to
+// be shared: no component beneath root begins with "." (a prefix's
+// ~/.local/lib/.secrets), and root and every directory down to dir are
+// readable and searchable by everyone (a private directory, such as
+// ~/.ssh's 0700, is never widened). The roots of libRoots are system
+// trees and are not checked.
+func openTree(root, dir string) bool {
+	if slices.Contains(libRoots, root) {
+		return true
+	}
+	rel := strings.TrimPrefix(dir+"/", root)
+	for _, c := range strings.Split(rel, "/") {
+		if strings.HasPrefix(c, ".") {
+			return false
+		}
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil || !st.IsDir() || st.Mode().Perm()&0o005 != 0o005 {
+			return false
+		}
+		if d+"/" == root || len(d) < len(root) || d == "/" {
+			return true
+		}
+	}
 }

@@ -34,11 +34,13 @@ most processes it had at once. Enforce the profile with
 The profile is generalized so that the next run of the same command passes
 (docs/cli.md, "How learn generalizes"): names PROGRAM created under /tmp,
 /var/tmp, /dev/shm, $TMPDIR or /run/user/UID become globs of their fixed
-prefix (/tmp/cc*), directories it created become directory rules,
-/proc/PID becomes /proc/*, a toolchain's private programs (gcc's cc1) its
-directory, and processes.max doubles. Every other path stays exact: files
-PROGRAM did not touch are not allowed. Review the profile before relying
-on it.
+prefix (/tmp/cc*) or of their shape, directories it created become
+directory rules (for opens and execs), /proc/PID becomes /proc/*, a
+toolchain's private programs (gcc's cc1) its directory, directories of
+system code (/usr, /lib*, /opt, and the lib tree of an executed program's
+prefix) it read three files from become directory rules, and
+processes.max doubles. Every other path stays exact: files PROGRAM did not
+touch are not allowed. Review the profile before relying on it.
 
 The exit status is PROGRAM's; the profile is written whatever it is, and
 a line on stderr says what was written.
