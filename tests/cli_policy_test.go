@@ -103,7 +103,7 @@ func TestCLIPolicyFlags(t *testing.T) {
 		const limit = 4
 		gate := filepath.Join(t.TempDir(), "gate")
 		require.NoError(t, unix.Mkfifo(gate, 0o600))
-		script := "sleep 60 & sleep 60 & sleep 60 & read x <" + gate + "; for i in 1 2 3 4 5 6; do sleep 60 & done; read x <" + gate
+		script := "echo $$ >" + gate + ".pid; sleep 60 & sleep 60 & sleep 60 & read x <" + gate + "; for i in 1 2 3 4 5 6; do sleep 60 & done; read x <" + gate
 		tracePath := filepath.Join(t.TempDir(), "trace.jsonl")
 		// The second release comes only if the cap broke (5 processes).
 		peak, stderr, status := runSampled(t, bin, gate, []int{limit, limit + 1}, "run", "--trace", tracePath, "--max-processes", strconv.Itoa(limit), "--", "sh", "-c", script)
@@ -293,13 +293,15 @@ func TestCLILearn(t *testing.T) {
 }
 
 // runSampled runs sandlock-go and samples the size of the program's
-// process group until it exits; it returns the largest size seen. Each
-// time the group first reaches the next of gates, a line is written to
-// the FIFO gate for the program to read.
+// process group until it exits; it returns the largest size seen. The
+// program writes its pid (its group's id) to gate+".pid" first. Each time
+// the group first reaches the next of gates, a line is written to the
+// FIFO gate for the program to read.
 func runSampled(t *testing.T, bin, gate string, gates []int, args ...string) (peak int, stderr string, status int) {
 	t.Helper()
 	// Read-write: opening does not wait for the program, and what is
 	// written stays in the pipe until it reads.
+	_ = os.Remove(gate + ".pid") // a previous run's
 	fifo, err := os.OpenFile(gate, os.O_RDWR, 0)
 	require.NoError(t, err)
 	defer fifo.Close()
@@ -322,7 +324,8 @@ func runSampled(t *testing.T, bin, gate string, gates []int, args ...string) (pe
 		default:
 		}
 		if pgid == 0 {
-			pgid = childOf(cmd.Process.Pid)
+			data, _ := os.ReadFile(gate + ".pid")
+			pgid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
 		}
 		if pgid != 0 {
 			peak = max(peak, groupSize(pgid))
@@ -334,25 +337,6 @@ func runSampled(t *testing.T, bin, gate string, gates []int, args ...string) (pe
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// childOf returns a child of process pid (the sandbox's helper, whose pid
-// is the program's process group), 0 if none.
-func childOf(pid int) int {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		end := bytes.LastIndexByte(stat, ')')
-		fields := strings.Fields(string(stat[end+2:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			n, _ := strconv.Atoi(e.Name())
-			return n
-		}
-	}
-	return 0
 }
 
 // freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
