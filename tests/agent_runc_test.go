@@ -413,8 +413,8 @@ func startAgent(t *testing.T, bin string, args ...string) (string, *syncBuffer) 
 // container's paths, resolved in its root, as the container: --deny-path
 // /secret denies the container's /secret; a file at a path that exists on
 // the host and, with other content, in the container is read from the
-// container; absolute symlinks and ".." stay in the container's root; a
-// file the container's user may not read stays unreadable through the
+// container; absolute symlinks and ".." stay in the container's root;
+// /proc/self names the calling task in the container's procfs; a file the container's user may not read stays unreadable through the
 // agent (it acts with the container task's credentials, not as host
 // root); a profile named by listenerMetadata (--profiles) replaces the
 // flags, and a bad profile name fails closed.
@@ -454,6 +454,7 @@ cat /tmp/same-link
 cat /tmp/etc-link
 cat ../../../../etc/agent-test.conf
 cat /private 2>&1 || echo denied-private
+echo comm=$(cat /proc/self/comm)
 echo end`
 	start := func(t *testing.T, sock, metadata string) (string, error) {
 		t.Helper()
@@ -482,7 +483,15 @@ files = ["/etc/agent-test.conf", "/private", "/proc/1/fd", "`+env.root+`/*/exec.
 
 	t.Run("deny-path", func(t *testing.T) {
 		out := run(t, sock, "")
-		for _, want := range []string{"denied-secret\n", "denied-secret-link\n", "denied-relative\n", "denied-private\n", "CONTAINER-ETC\nCONTAINER-ETC\n", "end\n"} {
+		for _, want := range []string{
+			"can't open '/secret': Permission denied\ndenied-secret\n",
+			"can't open '/tmp/secret-link': Permission denied\ndenied-secret-link\n",
+			"can't open '../secret': Permission denied\ndenied-relative\n",
+			"can't open '/private': Permission denied\ndenied-private\n",
+			"CONTAINER-ETC\nCONTAINER-ETC\n",
+			// /proc/self is the task's pid in the container's procfs.
+			"comm=cat\n", "end\n",
+		} {
 			require.Contains(t, out, want, "agent: %s", log.String())
 		}
 		require.Equal(t, 2, strings.Count(out, "CONTAINER-CONTENT\n"), "%s\nagent: %s", out, log.String())
