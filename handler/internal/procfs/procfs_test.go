@@ -60,7 +60,7 @@ func TestParseNSIDs(t *testing.T) {
 	require.Equal(t, [2]int{7, 8}, [2]int{tgid, pid})
 	tgid, pid, err = NSIDs(unix.Gettid())
 	require.NoError(t, err)
-	require.Equal(t, [2]int{os.Getpid(), unix.Gettid()}, [2]int{tgid, pid}, "no pid namespace of its own here")
+	require.Equal(t, [2]int{os.Getpid(), unix.Gettid()}, [2]int{tgid, pid}, "the innermost namespace is the one the process sees itself in")
 	for _, bad := range []string{"NSpid:\t1\n", "NStgid:\t1\n", "NStgid:\tx\nNSpid:\t1\n", "NStgid:\nNSpid:\t1\n"} {
 		_, _, err := ParseNSIDs([]byte(bad))
 		require.Error(t, err, bad)
