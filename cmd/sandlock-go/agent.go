@@ -52,6 +52,23 @@ Flags:
         Write one JSON line per trapped syscall to FILE ("-" for stderr),
         with the container's id and pid ("container", "container_pid")
         and the fields of run --trace.
+  --allow-path PATH, --deny-path PATH
+        The path policy of run, in every container: opens and the other
+        file operations the profile notifies are performed by the agent
+        on the container's behalf, with the calling task's credentials,
+        and paths are the container's (resolved in its root, which they
+        cannot leave). Repeatable.
+        e.g. --deny-path /etc/shadow
+  --allow-exec PATH
+        Allow execve and execveat of PATH only (the container's paths),
+        where the profile notifies them. Repeatable.
+  --profiles DIR
+        A container whose listenerMetadata says profile=NAME gets the
+        open and exec rules of DIR/NAME.toml (a profile written by
+        learn) instead of --allow-path, --deny-path and --allow-exec. A
+        bad NAME (a path separator, a leading dot) or an unreadable
+        profile is logged and every call of that container is answered
+        with --on-exception.
   --workers N
         Handle up to N trapped syscalls of one container at once (default
         8, at most 1024).
@@ -67,12 +84,13 @@ Flags:
   -h, --help
         Print this help.
 
-Not yet supported in agent mode: --allow-path, --deny-path and the other
-path, exec and network policies of run, and profiles: their paths must be
-resolved in the container's root and mount namespace, as the container.
+Not yet supported in agent mode: --allow-connect, --allow-bind,
+--max-processes and --profile (use --profiles); a profile's network and
+processes sections are not enforced.
 
 Example:
   sandlock-go agent --socket /run/sandlock-go/agent.sock --on getppid=ret:777 --trace -
+  sandlock-go agent --socket /run/sandlock-go/agent.sock --deny-path /secret --profiles /etc/sandlock-go/profiles
 `
 
 // agentConfig is a parsed agent command line.
