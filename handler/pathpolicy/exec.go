@@ -73,6 +73,10 @@ func NewExecPolicy(r Rules) (*ExecPolicy, error) {
 // rules name paths as those processes see them (see Root). A nil root
 // means the supervisor's own.
 func (p *ExecPolicy) WithRoot(root *Root) (*ExecPolicy, error) {
+	if !root.acquire() {
+		return nil, fmt.Errorf("exec policy: %w", errRootClosed)
+	}
+	defer root.release()
 	compiled, err := compileIn(p.src, root)
 	if err != nil {
 		return nil, fmt.Errorf("exec policy: %w", err)
@@ -90,6 +94,10 @@ func (p *ExecPolicy) Syscalls(arch *syscalls.Arch) []string {
 // Handle denies an exec of a path outside the rules, or of a script whose
 // interpreter is outside them, and lets others run.
 func (p *ExecPolicy) Handle(c *handler.Ctx) handler.Action {
+	if !p.root.acquire() {
+		return handler.Errno(unix.EACCES) // the processes' root is gone
+	}
+	defer p.root.release()
 	dirfd, pathArg := int32(unix.AT_FDCWD), 0
 	if c.SyscallName() == "execveat" {
 		dirfd, pathArg = int32(c.Arg(0)), 1

@@ -126,6 +126,10 @@ func NewOpenPolicy(r Rules) (*OpenPolicy, error) {
 // pid namespace), and the kernel checks each access as the process
 // (handler.Ctx.AsProcess). A nil root means the supervisor's own.
 func (p *OpenPolicy) WithRoot(root *Root) (*OpenPolicy, error) {
+	if !root.acquire() {
+		return nil, fmt.Errorf("open policy: %w", errRootClosed)
+	}
+	defer root.release()
 	compiled, err := compileIn(p.src, root)
 	if err != nil {
 		return nil, fmt.Errorf("open policy: %w", err)
@@ -281,6 +285,10 @@ func (p *OpenPolicy) request(c *handler.Ctx) (openRequest, unix.Errno) {
 // Handle performs the process's file operation on its behalf, or denies
 // it (see the package documentation).
 func (p *OpenPolicy) Handle(c *handler.Ctx) handler.Action {
+	if !p.root.acquire() {
+		return handler.Errno(p.errno) // the processes' root is gone
+	}
+	defer p.root.release()
 	switch c.SyscallName() {
 	case "open", "openat", "openat2", "creat":
 		return p.handleOpen(c)

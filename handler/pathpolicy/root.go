@@ -1,10 +1,12 @@
 package pathpolicy
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -24,11 +26,15 @@ import (
 // A Root is safe for concurrent use. Close it when the processes it serves
 // are gone.
 type Root struct {
-	fd int
+	fd int // set once; -1 only when no call uses it any more
 	// prefix is the root's path as the supervisor reads it from
 	// /proc/self/fd ("" for "/", what a pivoted container root shows):
 	// a descriptor's path in the root is what follows it.
 	prefix string
+
+	mu      sync.Mutex
+	users   int  // policy calls using fd (acquire)
+	closing bool // Close was called
 }
 
 // OpenRoot opens the root directory of process pid (/proc/PID/root) as a
@@ -71,15 +77,56 @@ func NewRoot(fd int) (*Root, error) {
 	return r, nil
 }
 
-// Close closes the root's descriptor. The policies given the Root must
-// not be used afterwards.
+// Close closes the root's descriptor, at once or, when policy calls are
+// still using it (a handler that outlived its dispatch loop), when the
+// last one returns. The policies given the Root then answer every call
+// with their errno. A second Close does nothing.
 func (r *Root) Close() error {
-	if r == nil || r.fd < 0 {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return nil
+	}
+	r.closing = true
+	if r.users > 0 {
 		return nil
 	}
 	fd := r.fd
 	r.fd = -1
 	return unix.Close(fd)
+}
+
+// acquire counts a call that uses the root, false once it is closed.
+// A nil Root (the supervisor's) is always there.
+func (r *Root) acquire() bool {
+	if r == nil {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return false
+	}
+	r.users++
+	return true
+}
+
+// release ends a call that acquire counted; the last one after Close
+// closes the descriptor.
+func (r *Root) release() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.users--
+	if r.users == 0 && r.closing && r.fd >= 0 {
+		unix.Close(r.fd)
+		r.fd = -1
+	}
 }
 
 // openat2 is unix.Openat2 of path relative to at, in the root: an absolute
@@ -227,3 +274,6 @@ func (r *Root) fdLink(fdDir, num string) (int, unix.Errno) {
 	}
 	return obj, 0
 }
+
+// errRootClosed is WithRoot's error for a closed Root.
+var errRootClosed = errors.New("the root is closed")

@@ -104,6 +104,25 @@ func TestRoot(t *testing.T) {
 	require.NoError(t, root.Close(), "a second Close does nothing")
 }
 
+// TestRootCloseInUse: Close while a policy call uses the root closes the
+// descriptor when that call ends; a closed root is used by no one.
+func TestRootCloseInUse(t *testing.T) {
+	r, err := OpenRoot(os.Getpid())
+	require.NoError(t, err)
+	fd := r.fd
+	require.True(t, r.acquire())
+	require.NoError(t, r.Close())
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(fd, &st), "still open for the call under way")
+	require.False(t, r.acquire(), "closed: no new call")
+	r.release()
+	require.Equal(t, -1, r.fd, "closed with the last call")
+	p, err := NewOpenPolicy(Rules{})
+	require.NoError(t, err)
+	_, err = p.WithRoot(r)
+	require.ErrorIs(t, err, errRootClosed)
+}
+
 func TestOpenRoot(t *testing.T) {
 	r, err := OpenRoot(os.Getpid())
 	require.NoError(t, err)
