@@ -455,6 +455,7 @@ cat /tmp/etc-link
 cat ../../../../etc/agent-test.conf
 cat /private 2>&1 || echo denied-private
 echo comm=$(cat /proc/self/comm)
+/bin/busybox mkfifo /tmp/fifo && { echo through-fifo > /tmp/fifo & cat /tmp/fifo; wait; }
 echo end`
 	start := func(t *testing.T, sock, metadata string) (string, error) {
 		t.Helper()
@@ -490,7 +491,10 @@ files = ["/etc/agent-test.conf", "/private", "/proc/1/fd", "`+env.root+`/*/exec.
 			"can't open '/private': Permission denied\ndenied-private\n",
 			"CONTAINER-ETC\nCONTAINER-ETC\n",
 			// /proc/self is the task's pid in the container's procfs.
-			"comm=cat\n", "end\n",
+			"comm=cat\n",
+			// Both ends of a FIFO are opened through the agent, each
+			// waiting for the other.
+			"through-fifo\n", "end\n",
 		} {
 			require.Contains(t, out, want, "agent: %s", log.String())
 		}

@@ -14,9 +14,15 @@ import (
 )
 
 // maxIdentities bounds the distinct credentials of one container that get
-// a thread of their own; a task with yet another set is refused (fail
+// threads of their own; a task with yet another set is refused (fail
 // closed: the handler's Ctx.AsProcess errs).
 const maxIdentities = 16
+
+// threadsPerIdentity bounds the threads of one set of credentials: calls
+// that block (the open of a FIFO waits for the other end, which is opened
+// through the agent too) must not hold up the others. As many as the
+// sandbox's confined threads.
+const threadsPerIdentity = 4
 
 // errIdentityClosed is returned once the container is no longer served.
 var errIdentityClosed = errors.New("agent: the container is no longer served")
@@ -26,16 +32,25 @@ var errIdentityClosed = errors.New("agent: the container is no longer served")
 // threads of the agent that carry that task's credentials: its fs uid and
 // gid, its supplementary groups and its effective capabilities (none when
 // the task is in another user namespace than the agent: its capabilities
-// are over that namespace only). There is one thread per distinct set of
-// credentials, started on first use; the threads end with the container.
-// A thread never runs another goroutine and dies with its goroutine.
+// are over that namespace only). Each distinct set of credentials has up
+// to threadsPerIdentity threads, started on demand; the threads end with
+// the container. A thread never runs another goroutine and dies with its
+// goroutine.
 type identity struct {
 	userNS fileKey // the agent's user namespace
 
-	mu      sync.Mutex
-	threads map[creds]*credThread
-	closed  bool
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	pools  map[creds]*credPool
+	closed bool
+	stop   chan struct{} // closed by close: the threads exit
+	wg     sync.WaitGroup
+}
+
+// credPool is the threads of one set of credentials.
+type credPool struct {
+	creds creds
+	idle  chan *credThread // threads ready for a job
+	slots chan struct{}    // a token per thread that may still start
 }
 
 type fileKey struct{ dev, ino uint64 }
@@ -50,7 +65,6 @@ type creds struct {
 // credThread is one thread with its credentials.
 type credThread struct {
 	jobs   chan func() // unbuffered: a job sent is a job run
-	stop   chan struct{}
 	exited chan struct{}
 	err    error // set before exited is closed when setup failed
 }
@@ -60,7 +74,7 @@ func newIdentity() (*identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: own user namespace: %w", err)
 	}
-	return &identity{userNS: ns, threads: make(map[creds]*credThread)}, nil
+	return &identity{userNS: ns, pools: make(map[creds]*credPool), stop: make(chan struct{})}, nil
 }
 
 func nsKey(path string) (fileKey, error) {
@@ -79,10 +93,15 @@ func (id *identity) do(tid int, fn func()) error {
 	if err != nil {
 		return fmt.Errorf("agent: credentials of task %d: %w", tid, err)
 	}
-	t, err := id.thread(c)
+	pool, err := id.pool(c)
 	if err != nil {
 		return err
 	}
+	t, err := id.thread(pool)
+	if err != nil {
+		return err
+	}
+	defer func() { pool.idle <- t }()
 	var panicked any
 	finished := make(chan struct{})
 	job := func() {
@@ -178,38 +197,69 @@ func parseCreds(status []byte) (creds, error) {
 	return c, nil
 }
 
-// thread returns the thread of c, starting it on first use.
-func (id *identity) thread(c creds) (*credThread, error) {
+// pool returns the threads of c, made on first use.
+func (id *identity) pool(c creds) (*credPool, error) {
 	id.mu.Lock()
 	defer id.mu.Unlock()
 	if id.closed {
 		return nil, errIdentityClosed
 	}
-	if t := id.threads[c]; t != nil {
-		return t, nil
+	if p := id.pools[c]; p != nil {
+		return p, nil
 	}
-	if len(id.threads) >= maxIdentities {
+	if len(id.pools) >= maxIdentities {
 		return nil, fmt.Errorf("agent: more than %d distinct credentials in one container", maxIdentities)
 	}
-	t := &credThread{jobs: make(chan func()), stop: make(chan struct{}), exited: make(chan struct{})}
-	ready := make(chan struct{})
+	p := &credPool{creds: c, idle: make(chan *credThread, threadsPerIdentity), slots: make(chan struct{}, threadsPerIdentity)}
+	for range threadsPerIdentity {
+		p.slots <- struct{}{}
+	}
+	id.pools[c] = p
+	return p, nil
+}
+
+// thread takes an idle thread of p, or starts one while p has fewer than
+// threadsPerIdentity, or waits for one; the caller puts it back in
+// p.idle.
+func (id *identity) thread(p *credPool) (*credThread, error) {
+	select {
+	case t := <-p.idle:
+		return t, nil
+	default:
+	}
+	select {
+	case t := <-p.idle:
+		return t, nil
+	case <-p.slots:
+	case <-id.stop:
+		return nil, errIdentityClosed
+	}
+	id.mu.Lock()
+	if id.closed {
+		id.mu.Unlock()
+		p.slots <- struct{}{}
+		return nil, errIdentityClosed
+	}
 	id.wg.Add(1)
+	id.mu.Unlock()
+	t := &credThread{jobs: make(chan func()), exited: make(chan struct{})}
+	ready := make(chan struct{})
 	go func() {
 		defer id.wg.Done()
-		t.run(c, ready)
+		t.run(p.creds, ready, id.stop)
 	}()
 	<-ready
 	if t.err != nil {
+		p.slots <- struct{}{}
 		return nil, t.err
 	}
-	id.threads[c] = t
 	return t, nil
 }
 
 // run takes c on the calling goroutine's OS thread and runs jobs until
 // stop. It never unlocks the thread: the runtime ends it when run returns,
 // rather than reuse a thread with a container's credentials.
-func (t *credThread) run(c creds, ready chan<- struct{}) {
+func (t *credThread) run(c creds, ready chan<- struct{}, stop <-chan struct{}) {
 	defer close(t.exited)
 	runtime.LockOSThread()
 	if err := c.take(); err != nil {
@@ -222,7 +272,7 @@ func (t *credThread) run(c creds, ready chan<- struct{}) {
 		select {
 		case job := <-t.jobs:
 			job()
-		case <-t.stop:
+		case <-stop:
 			return
 		}
 	}
@@ -273,14 +323,14 @@ func (c creds) take() error {
 	return nil
 }
 
-// close ends the threads; later calls of do fail.
+// close ends the threads, once their jobs are done; later calls of do
+// fail.
 func (id *identity) close() {
 	id.mu.Lock()
-	id.closed = true
-	for _, t := range id.threads {
-		close(t.stop)
+	if !id.closed {
+		id.closed = true
+		close(id.stop)
 	}
-	id.threads = nil
 	id.mu.Unlock()
 	id.wg.Wait()
 }

@@ -70,9 +70,19 @@ func TestIdentity(t *testing.T) {
 	require.Equal(t, "77", st["Groups"])
 	require.Equal(t, "0000000000000000", st["CapEff"])
 	require.ErrorIs(t, opened, unix.EACCES, "no host root's rights")
-	// The same credentials, the same thread: one thread per set.
-	require.NoError(t, id.do(child.Process.Pid, func() {}))
-	require.Len(t, id.threads, 1)
+	// The same credentials, the same thread when it is free.
+	var tid1, tid2 int
+	require.NoError(t, id.do(child.Process.Pid, func() { tid1 = unix.Gettid() }))
+	require.NoError(t, id.do(child.Process.Pid, func() { tid2 = unix.Gettid() }))
+	require.Equal(t, tid1, tid2)
+	require.Len(t, id.pools, 1)
+	// A call that blocks (a FIFO's open waiting for its writer) does not
+	// hold up the next one of the same credentials.
+	release := make(chan struct{})
+	blocked := make(chan error, 1)
+	go func() { blocked <- id.do(child.Process.Pid, func() { <-release }) }()
+	require.NoError(t, id.do(child.Process.Pid, func() { close(release) }))
+	require.NoError(t, <-blocked)
 	// The caller's thread is untouched.
 	own := statusOfThread(t)
 	require.Equal(t, "0 0 0 0", own["Uid"])
