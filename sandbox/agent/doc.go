@@ -50,8 +50,9 @@
 // trapped task's credentials: its fs uid and gid, supplementary groups and
 // effective capabilities, read from /proc/TID/status at each call (no
 // capability when the task is in another user namespace: its capabilities
-// are over that namespace only). There is one such thread per distinct set
-// of credentials of a container (at most 16), ended with the container.
+// are over that namespace only). Each distinct set of credentials of a
+// container (at most 16) has up to 4 such threads, started on demand and
+// ended with the container.
 //
 // # Handover
 //
