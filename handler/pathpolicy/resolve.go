@@ -458,10 +458,19 @@ func (p *OpenPolicy) member(c *handler.Ctx, pid int) bool {
 }
 
 // check decides an object the process reached: its canonical path and
-// its identity against the rules, and /proc objects of strangers. An
+// its identity against the rules, and /proc objects of strangers (an
+// object outside the policy's Root, "?/...", matches no rule). An
 // object with no path (a pipe, a socket, an anonymous inode, a memfd) is
 // what the process holds already: allowed.
 func (p *OpenPolicy) check(c *handler.Ctx, fd int, canon string) unix.Errno {
+	if strings.HasPrefix(canon, "?/") {
+		// Outside the policy's Root (a descriptor the process was
+		// given): its path matches no rule, so an allow list denies it.
+		if !p.r.allow.empty() || p.r.deniedObject(fd) || p.strangerProc(c, fd, canon) {
+			return p.errno
+		}
+		return 0
+	}
 	if !strings.HasPrefix(canon, "/") {
 		return 0
 	}

@@ -99,6 +99,19 @@ func TestRoot(t *testing.T) {
 	got, errno := root.path(out)
 	require.Zero(t, errno)
 	require.Equal(t, "?"+filepath.Dir(hostFile), got)
+	// Reached through it: an allow list denies it, a deny list does not
+	// (it matches no rule).
+	obj, canon, errno = q.lookup(c, int32(out), filepath.Base(hostFile), lookupHow{follow: true})
+	require.Zero(t, errno)
+	require.Equal(t, "?"+hostFile, canon)
+	require.Zero(t, q.check(c, obj, canon))
+	allow, err := NewOpenPolicy(Rules{Allow: []string{"/"}})
+	require.NoError(t, err)
+	allow, err = allow.WithRoot(root)
+	require.NoError(t, err)
+	require.Equal(t, unix.EACCES, allow.check(c, obj, canon))
+	require.Zero(t, allow.check(c, obj, hostFile), "the same object by a path in the root")
+	unix.Close(obj)
 
 	require.NoError(t, root.Close())
 	require.NoError(t, root.Close(), "a second Close does nothing")
