@@ -253,9 +253,13 @@ func (c *Ctx) heldResponder() *Responder {
 // the process's own open would be, and cannot reach what the process could
 // not. fn runs on another OS thread: it must not rely on thread state of
 // the caller. An error means fn did not run; fail closed on it. Under a
-// dispatch loop without Options.AsProcess (a bare Serve, or a test Ctx),
-// fn runs on the calling thread with the supervisor's privileges.
+// dispatch loop without Options.AsTask or Options.AsProcess (a bare Serve,
+// or a test Ctx), fn runs on the calling thread with the supervisor's
+// privileges.
 func (c *Ctx) AsProcess(fn func()) error {
+	if c.srv != nil && c.srv.opts.AsTask != nil {
+		return c.srv.opts.AsTask(c.Pid(), fn)
+	}
 	if c.srv != nil && c.srv.opts.AsProcess != nil {
 		return c.srv.opts.AsProcess(fn)
 	}

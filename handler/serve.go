@@ -49,6 +49,12 @@ type Options struct {
 	// returns when fn has returned, or an error when that confinement
 	// cannot be had; Ctx.AsProcess uses it. The sandbox sets it.
 	AsProcess func(fn func()) error
+	// AsTask, when set, is used by Ctx.AsProcess instead of AsProcess,
+	// with the trapped task's id (a pid of the supervisor's pid
+	// namespace): for supervisors whose processes do not all share one
+	// identity, such as the containers of an agent, each acted for with
+	// its own credentials.
+	AsTask func(tid int, fn func()) error
 	// InRun, when set, reports whether a task (a pid of the supervisor's
 	// pid namespace) belongs to the run being served; Ctx.InRun uses it.
 	// The sandbox sets it to the command's session.

@@ -74,10 +74,20 @@ func randomID(t *testing.T) string {
 // socket, its seccomp profile sends getppid, mkdir and mkdirat to it.
 func (e runcEnv) bundle(t *testing.T, socket string, args []string) string {
 	t.Helper()
+	return e.bundleWith(t, socket, args, "profile=test", []string{"getppid", "mkdir", "mkdirat"}, nil)
+}
+
+// bundleWith is bundle with the seccomp profile's listenerMetadata and
+// notified syscalls, and setup, when set, called on the rootfs.
+func (e runcEnv) bundleWith(t *testing.T, socket string, args []string, metadata string, notify []string, setup func(rootfs string)) string {
+	t.Helper()
 	dir := t.TempDir()
 	rootfs := filepath.Join(dir, "rootfs")
 	for _, d := range []string{"bin", "tmp", "etc", "proc", "dev", "sys"} {
 		require.NoError(t, os.MkdirAll(filepath.Join(rootfs, d), 0o755))
+	}
+	if setup != nil {
+		setup(rootfs)
 	}
 	bb, err := os.ReadFile(e.busybox)
 	require.NoError(t, err)
@@ -99,9 +109,9 @@ func (e runcEnv) bundle(t *testing.T, socket string, args []string) string {
 		cfg["linux"].(map[string]any)["seccomp"] = map[string]any{
 			"defaultAction":    "SCMP_ACT_ALLOW",
 			"listenerPath":     socket,
-			"listenerMetadata": "profile=test",
+			"listenerMetadata": metadata,
 			"syscalls": []any{map[string]any{
-				"names":  []string{"getppid", "mkdir", "mkdirat"},
+				"names":  notify,
 				"action": "SCMP_ACT_NOTIFY",
 			}},
 		}
@@ -370,4 +380,151 @@ func TestAgentRuncUpgrade(t *testing.T) {
 	require.Equal(t, "c\n", after.String())
 	t.Logf("old agent:\n%s\nnew agent:\n%s", oldLog.String(), newLog.String())
 	_ = newDone
+}
+
+// startAgent starts `sandlock-go agent` with args on a new socket and
+// returns the socket and the agent's log; the agent is killed at the end
+// of the test.
+func startAgent(t *testing.T, bin string, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	var log syncBuffer
+	a := exec.Command(bin, append([]string{"agent", "--socket", sock}, args...)...)
+	a.Stdout, a.Stderr = &log, &log
+	a.WaitDelay = time.Second
+	require.NoError(t, a.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- a.Wait() }()
+	t.Cleanup(func() {
+		_ = a.Process.Kill()
+		<-exited
+	})
+	agentWait(t, func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil || strings.Contains(log.String(), "error")
+	}, "the agent's socket")
+	return sock, &log
+}
+
+// TestAgentRuncPaths: under the agent, a path policy means the
+// container's paths, resolved in its root, as the container: --deny-path
+// /secret denies the container's /secret; a file at a path that exists on
+// the host and, with other content, in the container is read from the
+// container; absolute symlinks and ".." stay in the container's root;
+// /proc/self names the calling task in the container's procfs; a file the container's user may not read stays unreadable through the
+// agent (it acts with the container task's credentials, not as host
+// root); a profile named by listenerMetadata (--profiles) replaces the
+// flags, and a bad profile name fails closed.
+func TestAgentRuncPaths(t *testing.T) {
+	env := needRunc(t)
+	bin := buildCLI(t)
+
+	// A file on the host, and at the same path in the container.
+	hostFile := filepath.Join(t.TempDir(), "same-path.txt")
+	require.NoError(t, os.WriteFile(hostFile, []byte("HOST-CONTENT\n"), 0o644))
+	setup := func(rootfs string) {
+		write := func(name, content string, mode os.FileMode) {
+			p := filepath.Join(rootfs, name)
+			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			require.NoError(t, os.WriteFile(p, []byte(content), mode))
+			require.NoError(t, os.Chmod(p, mode))
+		}
+		write("secret", "SECRET-CONTENT\n", 0o644)
+		write(hostFile, "CONTAINER-CONTENT\n", 0o644)
+		write("etc/agent-test.conf", "CONTAINER-ETC\n", 0o644)
+		// Absolute symlinks: to a path only the container has, to
+		// one both have, to the denied file.
+		require.NoError(t, os.Symlink("/etc/agent-test.conf", filepath.Join(rootfs, "tmp/etc-link")))
+		require.NoError(t, os.Symlink(hostFile, filepath.Join(rootfs, "tmp/same-link")))
+		require.NoError(t, os.Symlink("/secret", filepath.Join(rootfs, "tmp/secret-link")))
+		// Readable by uid 1234 only: the container runs as root
+		// without CAP_DAC_OVERRIDE (runc spec's capabilities).
+		write("private", "PRIVATE-CONTENT\n", 0o600)
+		require.NoError(t, os.Chown(filepath.Join(rootfs, "private"), 1234, 1234))
+	}
+	notify := []string{"open", "openat", "getppid"}
+	script := `cat /secret 2>&1 || echo denied-secret
+cat /tmp/secret-link 2>&1 || echo denied-secret-link
+cd /tmp && { cat ../secret 2>&1 || echo denied-relative; }
+cat ` + hostFile + `
+cat /tmp/same-link
+cat /tmp/etc-link
+cat ../../../../etc/agent-test.conf
+cat /private 2>&1 || echo denied-private
+echo comm=$(cat /proc/self/comm)
+/bin/busybox mkfifo /tmp/fifo && { echo through-fifo > /tmp/fifo & cat /tmp/fifo; wait; }
+echo end`
+	start := func(t *testing.T, sock, metadata string) (string, error) {
+		t.Helper()
+		b := env.bundleWith(t, sock, []string{"/bin/sh", "-c", script}, metadata, notify, setup)
+		var out bytes.Buffer
+		err := env.cmd(b, "paths-"+randomID(t), &out).Run()
+		return out.String(), err
+	}
+	run := func(t *testing.T, sock, metadata string) string {
+		t.Helper()
+		out, err := start(t, sock, metadata)
+		require.NoError(t, err, "container: %s", out)
+		return out
+	}
+
+	profiles := t.TempDir()
+	// runc's init (pid 1 in the container) lists /proc/self/fd and
+	// opens its exec fifo (/proc/self/fd/N, a file of the host under
+	// runc's --root) once the filter is in place: a profile for runc
+	// containers that notifies opens must allow both.
+	require.NoError(t, os.WriteFile(filepath.Join(profiles, "web.toml"), []byte(`version = 1
+[open]
+files = ["/etc/agent-test.conf", "/private", "/proc/1/fd", "`+env.root+`/*/exec.fifo"]
+`), 0o644))
+	sock, log := startAgent(t, bin, "--deny-path", "/secret", "--on-exception", "eperm", "--profiles", profiles)
+
+	t.Run("deny-path", func(t *testing.T) {
+		out := run(t, sock, "")
+		for _, want := range []string{
+			"can't open '/secret': Permission denied\ndenied-secret\n",
+			"can't open '/tmp/secret-link': Permission denied\ndenied-secret-link\n",
+			"can't open '../secret': Permission denied\ndenied-relative\n",
+			"can't open '/private': Permission denied\ndenied-private\n",
+			"CONTAINER-ETC\nCONTAINER-ETC\n",
+			// /proc/self is the task's pid in the container's procfs.
+			"comm=cat\n",
+			// Both ends of a FIFO are opened through the agent, each
+			// waiting for the other.
+			"through-fifo\n", "end\n",
+		} {
+			require.Contains(t, out, want, "agent: %s", log.String())
+		}
+		require.Equal(t, 2, strings.Count(out, "CONTAINER-CONTENT\n"), "%s\nagent: %s", out, log.String())
+		for _, never := range []string{"SECRET-CONTENT", "HOST-CONTENT", "PRIVATE-CONTENT"} {
+			require.NotContains(t, out, never, "agent: %s", log.String())
+		}
+	})
+
+	t.Run("profile", func(t *testing.T) {
+		// web.toml allows the two files only: /secret is denied by
+		// the profile, the file at the host's path too (not listed).
+		out := run(t, sock, "profile=web")
+		for _, want := range []string{"denied-secret\n", "denied-private\n", "CONTAINER-ETC\nCONTAINER-ETC\n", "end\n"} {
+			require.Contains(t, out, want, "agent: %s", log.String())
+		}
+		for _, never := range []string{"SECRET-CONTENT", "HOST-CONTENT", "CONTAINER-CONTENT", "PRIVATE-CONTENT"} {
+			require.NotContains(t, out, never, "agent: %s", log.String())
+		}
+	})
+
+	t.Run("bad-profile-name", func(t *testing.T) {
+		// Every notified call gets --on-exception (EPERM): runc's
+		// init cannot even open its exec fifo, the container does not
+		// start, and no file is read.
+		out, err := start(t, sock, "profile=../web")
+		require.Error(t, err, "container: %s", out)
+		for _, never := range []string{"SECRET-CONTENT", "HOST-CONTENT", "CONTAINER-CONTENT", "CONTAINER-ETC", "PRIVATE-CONTENT"} {
+			require.NotContains(t, out, never, "agent: %s", log.String())
+		}
+		require.Contains(t, log.String(), "has a path separator")
+	})
 }

@@ -52,6 +52,23 @@ Flags:
         Write one JSON line per trapped syscall to FILE ("-" for stderr),
         with the container's id and pid ("container", "container_pid")
         and the fields of run --trace.
+  --allow-path PATH, --deny-path PATH
+        The path policy of run, in every container: opens and the other
+        file operations the profile notifies are performed by the agent
+        on the container's behalf, with the calling task's credentials,
+        and paths are the container's (resolved in its root, which they
+        cannot leave). Repeatable.
+        e.g. --deny-path /etc/shadow
+  --allow-exec PATH
+        Allow execve and execveat of PATH only (the container's paths),
+        where the profile notifies them. Repeatable.
+  --profiles DIR
+        A container whose listenerMetadata says profile=NAME gets the
+        open and exec rules of DIR/NAME.toml (a profile written by
+        learn) instead of --allow-path, --deny-path and --allow-exec. A
+        bad NAME (a path separator, a leading dot) or an unreadable
+        profile is logged and every call of that container is answered
+        with --on-exception.
   --workers N
         Handle up to N trapped syscalls of one container at once (default
         8, at most 1024).
@@ -67,12 +84,13 @@ Flags:
   -h, --help
         Print this help.
 
-Not yet supported in agent mode: --allow-path, --deny-path and the other
-path, exec and network policies of run, and profiles: their paths must be
-resolved in the container's root and mount namespace, as the container.
+Not yet supported in agent mode: --allow-connect, --allow-bind,
+--max-processes and --profile (use --profiles); a profile's network and
+processes sections are not enforced.
 
 Example:
   sandlock-go agent --socket /run/sandlock-go/agent.sock --on getppid=ret:777 --trace -
+  sandlock-go agent --socket /run/sandlock-go/agent.sock --deny-path /secret --profiles /etc/sandlock-go/profiles
 `
 
 // agentConfig is a parsed agent command line.
@@ -84,10 +102,14 @@ type agentConfig struct {
 	Workers     int
 	TakeOver    bool
 	WaitAfter   bool // --wait-after-handover
+	// Paths are --allow-path, --deny-path and --allow-exec.
+	Paths policyFlags
+	// Profiles is --profiles DIR.
+	Profiles string
 }
 
 // agentUnsupported are the run flags that agent mode refuses, with why.
-var agentUnsupported = []string{"allow-path", "deny-path", "allow-exec", "allow-connect", "allow-bind", "max-processes", "profile", "profiles"}
+var agentUnsupported = []string{"allow-connect", "allow-bind", "max-processes", "profile"}
 
 func parseAgent(args []string, arch *syscalls.Arch) (*agentConfig, error) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -105,6 +127,12 @@ func parseAgent(args []string, arch *syscalls.Arch) (*agentConfig, error) {
 	fs.StringVar(&workers, "workers", "", "number of workers")
 	takeOver := fs.Bool("take-over", false, "take over from the running agent")
 	waitAfter := fs.Bool("wait-after-handover", false, "wait for a signal after a handover")
+	var paths policyFlags
+	fs.Var(&paths.allowPath, "allow-path", "allow opens beneath PATH")
+	fs.Var(&paths.denyPath, "deny-path", "deny opens beneath PATH")
+	fs.Var(&paths.allowExec, "allow-exec", "allow exec of PATH")
+	var profiles string
+	fs.StringVar(&profiles, "profiles", "", "directory of profiles")
 	unsupported := make([]stringList, len(agentUnsupported))
 	for i, name := range agentUnsupported {
 		fs.Var(&unsupported[i], name, "not supported")
@@ -117,7 +145,7 @@ func parseAgent(args []string, arch *syscalls.Arch) (*agentConfig, error) {
 	}
 	for i, name := range agentUnsupported {
 		if len(unsupported[i]) > 0 {
-			return nil, usagef("agent: --%s is not supported in agent mode yet: its paths would have to be resolved in each container's root, as the container (see docs/oci-agent.md)", name)
+			return nil, usagef("agent: --%s is not supported in agent mode yet (see docs/oci-agent.md)", name)
 		}
 	}
 	if fs.NArg() > 0 {
@@ -126,7 +154,18 @@ func parseAgent(args []string, arch *syscalls.Arch) (*agentConfig, error) {
 	if socket == "" {
 		return nil, usagef("agent: --socket PATH is required")
 	}
-	cfg := &agentConfig{Socket: socket, Trace: trace, TakeOver: *takeOver, WaitAfter: *waitAfter}
+	cfg := &agentConfig{Socket: socket, Trace: trace, TakeOver: *takeOver, WaitAfter: *waitAfter, Paths: paths, Profiles: profiles}
+	// No kernel layer under the policies: the container's seccomp
+	// profile decides what reaches them, and every decision is theirs.
+	cfg.Paths.traced = true
+	if _, err := buildPolicies(&cfg.Paths, nil, arch); err != nil {
+		return nil, err
+	}
+	if profiles != "" {
+		if fi, err := os.Stat(profiles); err != nil || !fi.IsDir() {
+			return nil, usagef("--profiles %s: not a directory", profiles)
+		}
+	}
 	for _, s := range on {
 		r, err := ParseOn(s, arch)
 		if err != nil {
@@ -189,6 +228,10 @@ func agentSelector(cfg *agentConfig, arch *syscalls.Arch, tr *agentTracer, logf 
 			if err := t.RegisterName(r.Syscall, ruleHandler(r, cfg.OnException)); err != nil {
 				return nil, nil, fmt.Errorf("--on %s: %w", r, err)
 			}
+		}
+		t, err := registerContainerPolicies(t, cfg, st, arch, logf)
+		if err != nil {
+			return nil, nil, err
 		}
 		opts := &handler.Options{
 			Workers:       cfg.Workers,

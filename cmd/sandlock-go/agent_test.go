@@ -4,6 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,6 +38,13 @@ func TestParseAgent(t *testing.T) {
 	require.False(t, cfg.TakeOver)
 	require.Equal(t, handler.ExceptionKill, cfg.OnException, "fail-closed by default")
 
+	dir := t.TempDir()
+	cfg, err = parseAgent([]string{"--socket", "s", "--deny-path", "/secret", "--allow-exec", "/bin", "--profiles", dir}, arch)
+	require.NoError(t, err)
+	require.Equal(t, stringList{"/secret"}, cfg.Paths.denyPath)
+	require.Equal(t, stringList{"/bin"}, cfg.Paths.allowExec)
+	require.Equal(t, dir, cfg.Profiles)
+
 	_, err = parseAgent([]string{"-h"}, arch)
 	require.ErrorIs(t, err, errHelp)
 
@@ -45,8 +56,10 @@ func TestParseAgent(t *testing.T) {
 		{[]string{"--socket", "s", "--on", "nosuchcall=continue"}, "--on nosuchcall=continue"},
 		{[]string{"--socket", "s", "--on-exception", "maybe"}, "--on-exception maybe"},
 		{[]string{"--socket", "s", "--workers", "0"}, "--workers 0"},
-		{[]string{"--socket", "s", "--deny-path", "/secret"}, "--deny-path is not supported in agent mode"},
-		{[]string{"--socket", "s", "--profiles", "/etc/p"}, "--profiles is not supported in agent mode"},
+		{[]string{"--socket", "s", "--allow-connect", "example.org:443"}, "--allow-connect is not supported in agent mode"},
+		{[]string{"--socket", "s", "--profile", "p.toml"}, "--profile is not supported in agent mode"},
+		{[]string{"--socket", "s", "--deny-path", "relative"}, "--deny-path relative"},
+		{[]string{"--socket", "s", "--profiles", "/nonexistent/dir"}, "--profiles /nonexistent/dir: not a directory"},
 		{[]string{"--socket", "s", "prog"}, "unexpected argument"},
 		{[]string{"--bogus"}, "flag provided but not defined"},
 	} {
@@ -94,4 +107,42 @@ func TestAgentSelector(t *testing.T) {
 	require.EqualValues(t, 42, back["container_pid"])
 	require.EqualValues(t, 50, back["pid"])
 	require.Equal(t, "getppid", back["syscall"])
+}
+
+func TestProfileName(t *testing.T) {
+	for _, good := range []string{"web", "web-1.2", "a_b"} {
+		require.NoError(t, profileName(good), good)
+	}
+	for _, bad := range []string{"", ".", "..", "../web", "a/b", "/etc/x", ".hidden", "a\\b", "a\nb", strings.Repeat("x", 300)} {
+		require.Error(t, profileName(bad), "%q", bad)
+	}
+}
+
+// TestAgentSelectorPolicies: a path policy needs the container's root (a
+// State without one is rejected); a bad profile name or a missing profile
+// gives a table that answers every syscall with the exception policy; a
+// good profile gives its open policy.
+func TestAgentSelectorPolicies(t *testing.T) {
+	arch := syscalls.Native()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "web.toml"), []byte("version = 1\n[open]\nfiles = [\"/etc/hosts\"]\n"), 0o644))
+	cfg, err := parseAgent([]string{"--socket", "s", "--on", "getppid=ret:7", "--deny-path", "/secret", "--profiles", dir}, arch)
+	require.NoError(t, err)
+	var logs []string
+	sel := agentSelector(cfg, arch, nil, func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) })
+
+	_, _, err = sel(agent.State{Pid: 42, State: agent.ContainerState{ID: "c1"}})
+	require.ErrorContains(t, err, "root", "no root: no path policy")
+
+	every := len(arch.Syscalls())
+	for _, meta := range []string{"profile=../web", "profile=.web", "profile=missing"} {
+		logs = nil
+		tab, _, err := sel(agent.State{Pid: 42, Metadata: meta, State: agent.ContainerState{ID: "c1"}})
+		require.NoError(t, err, meta)
+		require.Len(t, tab.Syscalls(), every, "%s: every syscall answered by the exception policy", meta)
+		require.Len(t, logs, 1, meta)
+		require.Contains(t, logs[0], "answering every call with --on-exception kill")
+	}
+	_, _, err = sel(agent.State{Pid: 42, Metadata: "profile=web", State: agent.ContainerState{ID: "c1"}})
+	require.ErrorContains(t, err, "root", "a good profile is a path policy")
 }

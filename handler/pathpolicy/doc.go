@@ -133,6 +133,26 @@
 // without any of this: KernelDenies names them, to be denied in the kernel
 // while the policy is active.
 //
+// # Another root: containers
+//
+// A supervisor that serves processes whose "/" is not its own (the OCI
+// agent serving a container) gives the policy their root
+// (OpenPolicy.WithRoot, ExecPolicy.WithRoot with a Root, usually OpenRoot
+// of the container's first process). Every lookup then starts there: an
+// absolute path is resolved from the root with RESOLVE_IN_ROOT, so that
+// ".." and absolute symlinks stay inside it; a relative one from the
+// process's dirfd or working directory with RESOLVE_BENEATH, and when it
+// must leave that directory ("..", an absolute symlink) from the root
+// again with the directory's path in front (a directory renamed between
+// the two lookups resolves by its new name, inside the root all the same).
+// The component walk through magic links (/proc/self/fd/N) uses the same
+// calls. Canonical paths are the root's ("/secret" is the container's
+// /secret), the rules' symlinks and denied files are looked up in the
+// root, and /proc/self names the task by its pid in its innermost pid
+// namespace (NSpid), as the container's procfs numbers it. The policy's
+// operations are still run through handler.Ctx.AsProcess: the agent runs
+// them with the calling task's credentials (see sandbox/agent).
+//
 // # Limits
 //
 // stat, access, readlink, getxattr, listxattr and similar metadata

@@ -46,7 +46,9 @@ import (
 // (/lib64/ld-linux-x86-64.so.2 /path/denied): the loader maps it without
 // exec.
 type ExecPolicy struct {
-	r rules
+	src  Rules
+	r    rules
+	root *Root
 	// OnDecision, when set, is called for every decided exec, and for
 	// every interpreter checked for one (with the exec's syscall name).
 	// It must be safe for concurrent use.
@@ -63,7 +65,25 @@ func NewExecPolicy(r Rules) (*ExecPolicy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec policy: %w", err)
 	}
-	return &ExecPolicy{r: compiled}, nil
+	return &ExecPolicy{src: r, r: compiled}, nil
+}
+
+// WithRoot returns the policy for processes whose "/" is root (a
+// container's): paths and #! interpreters are resolved in root, and the
+// rules name paths as those processes see them (see Root). A nil root
+// means the supervisor's own.
+func (p *ExecPolicy) WithRoot(root *Root) (*ExecPolicy, error) {
+	if !root.acquire() {
+		return nil, fmt.Errorf("exec policy: %w", errRootClosed)
+	}
+	defer root.release()
+	compiled, err := compileIn(p.src, root)
+	if err != nil {
+		return nil, fmt.Errorf("exec policy: %w", err)
+	}
+	q := *p
+	q.r, q.root = compiled, root
+	return &q, nil
 }
 
 // Syscalls returns the names the policy must be registered on.
@@ -74,6 +94,10 @@ func (p *ExecPolicy) Syscalls(arch *syscalls.Arch) []string {
 // Handle denies an exec of a path outside the rules, or of a script whose
 // interpreter is outside them, and lets others run.
 func (p *ExecPolicy) Handle(c *handler.Ctx) handler.Action {
+	if !p.root.acquire() {
+		return handler.Errno(unix.EACCES) // the processes' root is gone
+	}
+	defer p.root.release()
 	dirfd, pathArg := int32(unix.AT_FDCWD), 0
 	if c.SyscallName() == "execveat" {
 		dirfd, pathArg = int32(c.Arg(0)), 1
@@ -157,7 +181,7 @@ func (p *ExecPolicy) interpreter(c *handler.Ctx, fd int) (string, bool) {
 		// line. Read it as the supervisor, for the decision only; a
 		// regular file has no open side effects, and /proc files are
 		// not read.
-		if canon, errno := fdPath(fd); errno != 0 || canon == "/proc" || strings.HasPrefix(canon, "/proc/") {
+		if canon, errno := p.root.path(fd); errno != 0 || canon == "/proc" || strings.HasPrefix(canon, "/proc/") {
 			return "", false
 		}
 		read()
@@ -178,7 +202,7 @@ func (p *ExecPolicy) resolve(c *handler.Ctx, dirfd int32, path string) (fd int, 
 		// execveat(fd, "", AT_EMPTY_PATH): the file is the descriptor.
 		path = "."
 	}
-	base, baseDir, errno := baseDirFD(c, dirfd, path)
+	base, baseDir, errno := baseDirFD(c, p.root, dirfd, path)
 	if errno != 0 {
 		return -1, path, errno
 	}
@@ -196,11 +220,11 @@ func (p *ExecPolicy) resolve(c *handler.Ctx, dirfd int32, path string) (fd int, 
 	if at < 0 {
 		at = unix.AT_FDCWD
 	}
-	fd, err := unix.Openat2(at, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS})
+	fd, err := p.root.openat2(at, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS})
 	if err != nil {
 		return -1, lexical, 0
 	}
-	canon, errno = fdPath(fd)
+	canon, errno = p.root.path(fd)
 	if errno != 0 {
 		unix.Close(fd)
 		return -1, lexical, 0

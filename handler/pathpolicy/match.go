@@ -63,13 +63,13 @@ func newMatcher(patterns []string) (matcher, error) {
 // through symlinks resolved (see canonicalPattern), each original kept
 // too, so that the rule means the real directory and still covers the
 // symlink's own name.
-func (m matcher) canonical() matcher {
+func (m matcher) canonical(root *Root) matcher {
 	var out matcher
 	for _, p := range m.prefixes {
-		out.prefixes = appendNew(out.prefixes, p, canonicalPattern(p))
+		out.prefixes = appendNew(out.prefixes, p, root.canonicalPattern(p))
 	}
 	for _, g := range m.globs {
-		out.globs = appendNew(out.globs, g, canonicalPattern(g))
+		out.globs = appendNew(out.globs, g, root.canonicalPattern(g))
 	}
 	return out
 }
@@ -92,7 +92,11 @@ func appendNew(list []string, values ...string) []string {
 // the longest prefix of them that exists is replaced by its real path
 // (filepath.EvalSymlinks), the rest is kept. /var/run/x becomes /run/x
 // where /var/run is a symlink to /run, also when x does not exist yet.
-func canonicalPattern(p string) string {
+func canonicalPattern(p string) string { return (*Root)(nil).canonicalPattern(p) }
+
+// canonicalPattern is canonicalPattern with the symlinks resolved in the
+// root.
+func (r *Root) canonicalPattern(p string) string {
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	literal := len(parts)
 	for i, part := range parts {
@@ -103,7 +107,7 @@ func canonicalPattern(p string) string {
 	}
 	for n := literal; n > 0; n-- {
 		head := "/" + strings.Join(parts[:n], "/")
-		real, err := filepath.EvalSymlinks(head)
+		real, err := r.evalSymlinks(head)
 		if err != nil {
 			continue
 		}

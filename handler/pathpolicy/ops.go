@@ -700,7 +700,7 @@ func (p *OpenPolicy) fanotify(c *handler.Ctx) handler.Action {
 	var errno unix.Errno
 	if a[4] == 0 {
 		// No path: the dirfd itself.
-		obj, canon, errno = fdObject(c, int32(a[3]))
+		obj, canon, errno = fdObject(c, p.root, int32(a[3]))
 		if errno == 0 {
 			if e := p.check(c, obj, canon); e != 0 {
 				unix.Close(obj)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/internal/procfs"
-	"github.com/sandlock-go/sandlock-go/handler/runset"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
 
@@ -37,7 +36,11 @@ type rules struct {
 
 type fileID struct{ dev, ino uint64 }
 
-func compile(r Rules) (rules, error) {
+func compile(r Rules) (rules, error) { return compileIn(r, nil) }
+
+// compileIn compiles r for the processes of root (nil: the supervisor's
+// root): symlinks in patterns and the denied files are looked up there.
+func compileIn(r Rules, root *Root) (rules, error) {
 	allow, err := newMatcher(r.Allow)
 	if err != nil {
 		return rules{}, fmt.Errorf("allow: %w", err)
@@ -47,11 +50,11 @@ func compile(r Rules) (rules, error) {
 		return rules{}, fmt.Errorf("deny: %w", err)
 	}
 	// Rules mean real directories: /var/run/x is /run/x.
-	allow, deny = allow.canonical(), deny.canonical()
+	allow, deny = allow.canonical(root), deny.canonical(root)
 	files := map[fileID]string{}
 	for _, p := range deny.prefixes {
 		var st unix.Stat_t
-		if err := unix.Stat(p, &st); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if err := root.stat(p, &st); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			files[fileID{st.Dev, st.Ino}] = p
 		}
 	}
@@ -95,9 +98,11 @@ type Decision struct {
 // OpenPolicy is the handler for open, openat, openat2 and creat that opens
 // files on the process's behalf. Register it with Syscalls.
 type OpenPolicy struct {
+	src   Rules
 	r     rules
 	errno unix.Errno
 	inRun func(pid int) bool
+	root  *Root
 	// OnDecision, when set, is called for every decided open. It must be
 	// safe for concurrent use.
 	OnDecision func(Decision)
@@ -109,7 +114,29 @@ func NewOpenPolicy(r Rules) (*OpenPolicy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open policy: %w", err)
 	}
-	return &OpenPolicy{r: compiled, errno: unix.EACCES}, nil
+	return &OpenPolicy{src: r, r: compiled, errno: unix.EACCES}, nil
+}
+
+// WithRoot returns the policy for processes whose "/" is root (a
+// container's): paths are resolved in root and never leave it, the rules
+// name paths as those processes see them, and the denied files are
+// looked up there (see Root). The policy's /proc membership (WithInRun)
+// then takes pids as root's procfs shows them; without WithInRun, every
+// process that procfs shows belongs (a container's procfs shows its own
+// pid namespace), and the kernel checks each access as the process
+// (handler.Ctx.AsProcess). A nil root means the supervisor's own.
+func (p *OpenPolicy) WithRoot(root *Root) (*OpenPolicy, error) {
+	if !root.acquire() {
+		return nil, fmt.Errorf("open policy: %w", errRootClosed)
+	}
+	defer root.release()
+	compiled, err := compileIn(p.src, root)
+	if err != nil {
+		return nil, fmt.Errorf("open policy: %w", err)
+	}
+	q := *p
+	q.r, q.root = compiled, root
+	return &q, nil
 }
 
 // WithErrno returns the policy answering denied opens with e instead of
@@ -258,6 +285,10 @@ func (p *OpenPolicy) request(c *handler.Ctx) (openRequest, unix.Errno) {
 // Handle performs the process's file operation on its behalf, or denies
 // it (see the package documentation).
 func (p *OpenPolicy) Handle(c *handler.Ctx) handler.Action {
+	if !p.root.acquire() {
+		return handler.Errno(p.errno) // the processes' root is gone
+	}
+	defer p.root.release()
 	switch c.SyscallName() {
 	case "open", "openat", "openat2", "creat":
 		return p.handleOpen(c)
@@ -423,7 +454,7 @@ func (p *OpenPolicy) create(c *handler.Ctx, req openRequest, path string) (int, 
 
 // baseDirFD opens the directory a relative path is resolved against: the
 // process's dirfd or working directory. For an absolute path it returns -1.
-func baseDirFD(c *handler.Ctx, dirfd int32, path string) (int, string, unix.Errno) {
+func baseDirFD(c *handler.Ctx, root *Root, dirfd int32, path string) (int, string, unix.Errno) {
 	if filepath.IsAbs(path) {
 		return -1, "/", 0
 	}
@@ -442,7 +473,7 @@ func baseDirFD(c *handler.Ctx, dirfd int32, path string) (int, string, unix.Errn
 		}
 		return -1, "", errnoOf(err, unix.EBADF)
 	}
-	dir, errno := fdPath(fd)
+	dir, errno := root.path(fd)
 	if errno != 0 {
 		unix.Close(fd)
 		return -1, "", errno
@@ -457,6 +488,12 @@ func baseDirFD(c *handler.Ctx, dirfd int32, path string) (int, string, unix.Errn
 // rewritten to an absolute one when it needs rewriting; others come back
 // as they are.
 func selfPath(tid int, path, base string) (string, unix.Errno) {
+	return (*Root)(nil).selfPath(tid, path, base)
+}
+
+// selfPath is selfPath in the root: the ids are those of root's procfs
+// (Root.self).
+func (r *Root) selfPath(tid int, path, base string) (string, unix.Errno) {
 	abs := path
 	if !filepath.IsAbs(path) {
 		abs = filepath.Join(base, path)
@@ -464,11 +501,11 @@ func selfPath(tid int, path, base string) (string, unix.Errno) {
 	if abs != "/proc" && !strings.HasPrefix(abs, "/proc/") {
 		return path, 0
 	}
-	tgid, err := procfs.Tgid(tid)
+	tgid, task, err := r.self(tid)
 	if err != nil {
 		return "", unix.ESRCH
 	}
-	out := procSelf(abs, tgid, tid)
+	out := procSelf(abs, tgid, task)
 	if out == filepath.Clean(abs) {
 		return path, 0
 	}
@@ -522,34 +559,35 @@ func (p *OpenPolicy) strangerProc(c *handler.Ctx, fd int, canon string) bool {
 	if fs.Type != unix.PROC_SUPER_MAGIC {
 		return false
 	}
-	pid, ok := procPid(canon)
+	pid, ok := p.root.procPid(canon)
 	switch {
 	case !ok:
 		return true
 	case pid == 0:
 		return false // not a process's: /proc/cpuinfo, /proc/sys/...
-	case runset.Supervisor(pid):
-		return true
 	}
-	return !p.inRunOf(c)(pid)
+	return !p.member(c, pid)
 }
 
 // procPid returns the process whose /proc directory holds the procfs
 // object at canonical path canon, 0 for an object of no process. ok is
 // false when no procfs root (inode 1) is found on the path: a procfs
 // subtree mounted elsewhere.
-func procPid(canon string) (pid int, ok bool) {
+func procPid(canon string) (pid int, ok bool) { return (*Root)(nil).procPid(canon) }
+
+// procPid is procPid for a canonical path in the root.
+func (r *Root) procPid(canon string) (pid int, ok bool) {
 	root := ""
 	for i := 0; i < len(canon); i++ {
 		if i > 0 && canon[i] != '/' {
 			continue
 		}
 		prefix := canon[:max(i, 1)]
-		if procRoot(prefix) {
+		if r.procRoot(prefix) {
 			root = prefix
 		}
 	}
-	if procRoot(canon) {
+	if r.procRoot(canon) {
 		return 0, true
 	}
 	if root == "" {
@@ -562,14 +600,6 @@ func procPid(canon string) (pid int, ok bool) {
 		return 0, true
 	}
 	return n, true
-}
-
-// procRoot reports whether path is the root of a procfs mount.
-func procRoot(path string) bool {
-	var fs unix.Statfs_t
-	var st unix.Stat_t
-	return unix.Statfs(path, &fs) == nil && fs.Type == unix.PROC_SUPER_MAGIC &&
-		unix.Stat(path, &st) == nil && st.Ino == procRootIno
 }
 
 // procRootIno is the inode number of procfs's root (PROCFS_ROOT_INO).

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
-	"github.com/sandlock-go/sandlock-go/handler/internal/procfs"
 	"github.com/sandlock-go/sandlock-go/handler/runset"
 )
 
@@ -45,7 +44,7 @@ func (p *OpenPolicy) lookup(c *handler.Ctx, dirfd int32, path string, how lookup
 		if !how.empty {
 			return -1, "", unix.ENOENT
 		}
-		return fdObject(c, dirfd)
+		return fdObject(c, p.root, dirfd)
 	}
 	if strings.HasSuffix(path, "/") {
 		how.dir = true
@@ -53,19 +52,19 @@ func (p *OpenPolicy) lookup(c *handler.Ctx, dirfd int32, path string, how lookup
 	underRoot := how.under&(unix.RESOLVE_IN_ROOT|unix.RESOLVE_BENEATH) != 0
 	if filepath.IsAbs(path) && !underRoot {
 		var errno unix.Errno
-		if path, errno = selfPath(c.Pid(), path, "/"); errno != 0 {
+		if path, errno = p.root.selfPath(c.Pid(), path, "/"); errno != 0 {
 			return -1, "", errno
 		}
 	}
 	base, baseDir := -1, "/"
 	if !filepath.IsAbs(path) || underRoot {
 		var errno unix.Errno
-		if base, baseDir, errno = baseDirFD(c, dirfd, "."); errno != 0 {
+		if base, baseDir, errno = baseDirFD(c, p.root, dirfd, "."); errno != 0 {
 			return -1, "", errno
 		}
 		if !underRoot && (baseDir == "/proc" || strings.HasPrefix(baseDir, "/proc/")) {
 			// "self/status" relative to /proc means the process's too.
-			if abs, errno := selfPath(c.Pid(), path, baseDir); errno != 0 || abs != path {
+			if abs, errno := p.root.selfPath(c.Pid(), path, baseDir); errno != 0 || abs != path {
 				unix.Close(base)
 				if errno != 0 {
 					return -1, "", errno
@@ -93,24 +92,24 @@ func (p *OpenPolicy) lookup(c *handler.Ctx, dirfd int32, path string, how lookup
 	}
 	fd, canon, errno := -1, "", unix.Errno(unix.EACCES)
 	if err := c.AsProcess(func() {
-		obj, err := unix.Openat2(at, path, &unix.OpenHow{Flags: flags, Resolve: how.under | unix.RESOLVE_NO_MAGICLINKS})
+		obj, err := p.root.openat2(at, path, &unix.OpenHow{Flags: flags, Resolve: how.under | unix.RESOLVE_NO_MAGICLINKS})
 		if err != nil {
 			errno = errnoOf(err, unix.EACCES)
 			return
 		}
-		if canon, errno = fdPath(obj); errno != 0 {
+		if canon, errno = p.root.path(obj); errno != 0 {
 			unix.Close(obj)
 			return
 		}
 		fd = obj
-		if how.then != nil && !supervisorProc(canon) {
+		if how.then != nil && !p.supervisorProc(canon) {
 			how.then(obj, canon)
 		}
 	}); err != nil {
 		return -1, "", unix.EACCES
 	}
 	switch {
-	case errno == 0 && !supervisorProc(canon):
+	case errno == 0 && !p.supervisorProc(canon):
 		return fd, canon, 0
 	case errno == 0:
 		// A symlink led to the supervisor's /proc/self (/dev/fd is
@@ -162,15 +161,14 @@ const errMagic = unix.Errno(0x7fff)
 // walkMagic resolves path relative to at through magic links to the
 // process's descriptors.
 func (p *OpenPolicy) walkMagic(c *handler.Ctx, at int, path string, how lookupHow) (int, string, unix.Errno) {
-	tid := c.Pid()
-	tgid, err := procfs.Tgid(tid)
+	tgid, tid, err := p.root.self(c.Pid())
 	if err != nil {
 		return -1, "", unix.ESRCH
 	}
 	start := at
 	for range maxMagicHops {
 		var w walked
-		if err := c.AsProcess(func() { w = walk(start, path, how, tgid, tid) }); err != nil {
+		if err := c.AsProcess(func() { w = walk(p.root, start, path, how, tgid, tid) }); err != nil {
 			w = walked{fd: -1, errno: unix.EACCES}
 		}
 		if start != at {
@@ -180,7 +178,7 @@ func (p *OpenPolicy) walkMagic(c *handler.Ctx, at int, path string, how lookupHo
 			return -1, "", w.errno
 		}
 		if w.fdDir == "" {
-			canon, errno := fdPath(w.fd)
+			canon, errno := p.root.path(w.fd)
 			if errno != 0 {
 				unix.Close(w.fd)
 				return -1, "", errno
@@ -193,19 +191,19 @@ func (p *OpenPolicy) walkMagic(c *handler.Ctx, at int, path string, how lookupHo
 		// A descriptor of a process: only of the run, never the
 		// supervisor's; taken by the supervisor, which may follow the
 		// link.
-		pid, ok := procPid(w.fdDir)
-		if !ok || pid <= 0 || runset.Supervisor(pid) || !p.inRunOf(c)(pid) {
+		pid, ok := p.root.procPid(w.fdDir)
+		if !ok || !p.member(c, pid) {
 			return -1, "", p.errno
 		}
 		if err := c.Valid(); err != nil {
 			return -1, "", unix.ESRCH
 		}
-		obj, err := unix.Open(w.fdDir+"/"+w.num, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return -1, "", errnoOf(err, unix.EBADF)
+		obj, errno := p.root.fdLink(w.fdDir, w.num)
+		if errno != 0 {
+			return -1, "", errno
 		}
 		if w.rest == "" {
-			canon, errno := fdPath(obj)
+			canon, errno := p.root.path(obj)
 			if errno != 0 {
 				unix.Close(obj)
 				return -1, "", errno
@@ -241,14 +239,17 @@ type walked struct {
 // also in symlink targets. It stops at a magic link in a /proc/PID/fd
 // directory; any other magic link (cwd, root, exe) fails with ELOOP.
 // It runs as the process.
-func walk(at int, path string, how lookupHow, tgid, tid int) walked {
+func walk(root *Root, at int, path string, how lookupHow, tgid, tid int) walked {
 	fail := func(e unix.Errno) walked { return walked{fd: -1, errno: e} }
 	var cur int
 	var err error
 	if filepath.IsAbs(path) || at == unix.AT_FDCWD {
-		cur, err = unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		cur, err = root.rootDir()
 		if !filepath.IsAbs(path) && err == nil {
 			unix.Close(cur)
+			if root != nil {
+				return fail(unix.EBADF) // no working directory here
+			}
 			cur, err = unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		}
 	} else {
@@ -266,7 +267,8 @@ func walk(at int, path string, how lookupHow, tgid, tid int) walked {
 			continue
 		}
 		last := len(comps) == 0
-		next, err := unix.Openat2(cur, comp, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS})
+		// One component: ".." of the root stays there.
+		next, err := root.openat2(cur, comp, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS})
 		if err != nil {
 			unix.Close(cur)
 			return fail(errnoOf(err, unix.ENOENT))
@@ -288,18 +290,18 @@ func walk(at int, path string, how lookupHow, tgid, tid int) walked {
 			isProc := unix.Fstatfs(next, &fs) == nil && fs.Type == unix.PROC_SUPER_MAGIC
 			var target string
 			if isProc {
-				dir, errno := fdPath(cur)
+				dir, errno := root.path(cur)
 				if errno != 0 {
 					unix.Close(cur)
 					unix.Close(next)
 					return fail(errno)
 				}
 				switch {
-				case procRoot(dir) && comp == "self":
+				case root.procRoot(dir) && comp == "self":
 					target = strconv.Itoa(tgid)
-				case procRoot(dir) && comp == "thread-self":
+				case root.procRoot(dir) && comp == "thread-self":
 					target = strconv.Itoa(tgid) + "/task/" + strconv.Itoa(tid)
-				case procRoot(dir):
+				case root.procRoot(dir):
 					target, err = readlinkFD(next) // net, mounts: "self/..."
 					if err != nil {
 						unix.Close(cur)
@@ -322,13 +324,13 @@ func walk(at int, path string, how lookupHow, tgid, tid int) walked {
 			}
 			unix.Close(next)
 			if filepath.IsAbs(target) {
-				root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+				top, err := root.rootDir()
 				if err != nil {
 					unix.Close(cur)
 					return fail(errnoOf(err, unix.EACCES))
 				}
 				unix.Close(cur)
-				cur = root
+				cur = top
 			}
 			comps = append(splitPath(target), comps...)
 			continue
@@ -360,7 +362,7 @@ func readlinkFD(fd int) (string, error) {
 // fdObject opens, O_PATH, the object behind the process's descriptor
 // dirfd (its working directory for AT_FDCWD): what an *at call with
 // AT_EMPTY_PATH and "" acts on.
-func fdObject(c *handler.Ctx, dirfd int32) (int, string, unix.Errno) {
+func fdObject(c *handler.Ctx, root *Root, dirfd int32) (int, string, unix.Errno) {
 	link := "/proc/" + strconv.Itoa(c.Pid()) + "/cwd"
 	if dirfd != unix.AT_FDCWD {
 		if dirfd < 0 {
@@ -379,7 +381,7 @@ func fdObject(c *handler.Ctx, dirfd int32) (int, string, unix.Errno) {
 		unix.Close(fd)
 		return -1, "", unix.ESRCH
 	}
-	canon, errno := fdPath(fd)
+	canon, errno := root.path(fd)
 	if errno != 0 {
 		unix.Close(fd)
 		return -1, "", errno
@@ -425,11 +427,11 @@ func mayBeMagic(lexical string) bool {
 
 // supervisorProc reports whether the canonical path is beneath the
 // supervisor's own /proc/PID.
-func supervisorProc(canon string) bool {
+func (p *OpenPolicy) supervisorProc(canon string) bool {
 	if !strings.HasPrefix(canon, "/proc/") {
 		return false
 	}
-	pid, ok := procPid(canon)
+	pid, ok := p.root.procPid(canon)
 	return ok && pid > 0 && runset.Supervisor(pid)
 }
 
@@ -439,19 +441,36 @@ func isDir(fd int) bool {
 	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
-// inRunOf returns the run membership for c.
-func (p *OpenPolicy) inRunOf(c *handler.Ctx) func(int) bool {
-	if p.inRun != nil {
-		return p.inRun
+// member reports whether the /proc directory of process pid (as the
+// policy's procfs numbers it) belongs to the run: never the supervisor's;
+// then WithInRun's membership, else, under a Root, every process of its
+// procfs, else Ctx.InRun.
+func (p *OpenPolicy) member(c *handler.Ctx, pid int) bool {
+	switch {
+	case pid <= 0 || runset.Supervisor(pid):
+		return false
+	case p.inRun != nil:
+		return p.inRun(pid)
+	case p.root != nil:
+		return true
 	}
-	return c.InRun
+	return c.InRun(pid)
 }
 
 // check decides an object the process reached: its canonical path and
-// its identity against the rules, and /proc objects of strangers. An
+// its identity against the rules, and /proc objects of strangers (an
+// object outside the policy's Root, "?/...", matches no rule). An
 // object with no path (a pipe, a socket, an anonymous inode, a memfd) is
 // what the process holds already: allowed.
 func (p *OpenPolicy) check(c *handler.Ctx, fd int, canon string) unix.Errno {
+	if strings.HasPrefix(canon, "?/") {
+		// Outside the policy's Root (a descriptor the process was
+		// given): its path matches no rule, so an allow list denies it.
+		if !p.r.allow.empty() || p.r.deniedObject(fd) || p.strangerProc(c, fd, canon) {
+			return p.errno
+		}
+		return 0
+	}
 	if !strings.HasPrefix(canon, "/") {
 		return 0
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sandlock-go/sandlock-go/handler"
+	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
 	"github.com/sandlock-go/sandlock-go/notif"
 )
 
@@ -270,10 +271,32 @@ func (a *Agent) serveContainer(st State, fd int, registered func()) {
 		return
 	}
 	defer l.Close()
+	if root, err := pathpolicy.OpenRoot(st.Pid); err != nil {
+		a.opts.logf("agent: %s: no root for path policies: %v", st, err)
+	} else {
+		defer root.Close()
+		st.root = root
+	}
 	t, hopts, err := a.selectHandlers(st)
 	if err != nil {
 		a.opts.logf("agent: %s: rejected: %v", st, err)
 		return
+	}
+	if hopts == nil || hopts.AsTask == nil && hopts.AsProcess == nil {
+		// What handlers do on a task's behalf, they do with its
+		// credentials, not the agent's.
+		id, err := newIdentity()
+		if err != nil {
+			a.opts.logf("agent: %s: rejected: %v", st, err)
+			return
+		}
+		defer id.close()
+		o := handler.Options{}
+		if hopts != nil {
+			o = *hopts
+		}
+		o.AsTask = id.do
+		hopts = &o
 	}
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()

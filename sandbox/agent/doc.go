@@ -39,6 +39,21 @@
 // then closed. One container's death, a bad message or a Selector error
 // never stops the others.
 //
+// # Acting for a container
+//
+// Before the Selector is called, the agent opens the container's root
+// (/proc/PID/root of the pid in the message, the container's init, which
+// has pivoted into its rootfs already): State.Root, for path policies
+// (pathpolicy.OpenPolicy.WithRoot), open until the container is no longer
+// served. Unless the Selector sets Options.AsTask or Options.AsProcess,
+// Ctx.AsProcess runs its function on a thread of the agent that has the
+// trapped task's credentials: its fs uid and gid, supplementary groups and
+// effective capabilities, read from /proc/TID/status at each call (no
+// capability when the task is in another user namespace: its capabilities
+// are over that namespace only). Each distinct set of credentials of a
+// container (at most 16) has up to 4 such threads, started on demand and
+// ended with the container.
+//
 // # Handover
 //
 // A new agent calls TakeOver on the running agent's socket: the old agent
@@ -53,11 +68,11 @@
 //
 // Closing a listener makes the container's trapped calls fail with ENOSYS
 // for good: an agent that exits without a handover breaks the containers
-// it served. The agent runs
-// in the host's namespaces with its own credentials: handlers read memory
-// through /proc/PID/mem of the host pid, and what they do on a container's
-// behalf (opening paths, Ctx.AsProcess) is not confined as the container
-// is: Ctx.AsProcess fails, and a handler that acts on paths must resolve
-// them in the container's root itself. Continue is never a security
-// decision (see the handler package).
+// it served. The agent runs in the host's namespaces: handlers read memory
+// through /proc/PID/mem of the host pid; the threads that act for a
+// container have its credentials but not its user namespace, LSM label
+// (AppArmor, SELinux), Landlock domain or seccomp filter, and are in the
+// host's mount and network namespaces (paths reach the container's mounts
+// through its root descriptor). Continue is never a security decision
+// (see the handler package).
 package agent

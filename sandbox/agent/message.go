@@ -12,6 +12,8 @@ import (
 	"unicode"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
 )
 
 // SeccompFdName is the name of the seccomp listener in State.FDs, as the
@@ -32,7 +34,18 @@ type State struct {
 	Metadata string `json:"metadata,omitempty"`
 	// State is the container's state.
 	State ContainerState `json:"state"`
+
+	// root is the container's root while the agent serves it (Root).
+	root *pathpolicy.Root
 }
+
+// Root returns the container's root directory, for path policies
+// (pathpolicy.OpenPolicy.WithRoot): /proc/PID/root of the container's
+// first process, opened once when the agent starts serving it, and open
+// for as long as it does (the Selector may keep it in the handlers it
+// returns). Nil when the root could not be opened (logged), and in a
+// State that is not being served.
+func (s State) Root() *pathpolicy.Root { return s.root }
 
 // ContainerState is the runtime spec's state of a container.
 type ContainerState struct {

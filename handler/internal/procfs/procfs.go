@@ -144,3 +144,43 @@ func ParseUmask(status []byte) (int, error) {
 	}
 	return 0, fmt.Errorf("no Umask in /proc status")
 }
+
+// NSIDs returns the thread group and the id of task tid in the task's
+// innermost pid namespace (the last fields of the NStgid and NSpid lines
+// of /proc/TID/status, Linux 4.1): the pids a procfs mounted in that
+// namespace shows.
+func NSIDs(tid int) (tgid, pid int, err error) {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	return ParseNSIDs(status)
+}
+
+// ParseNSIDs returns the innermost NStgid and NSpid of a /proc/PID/status
+// file.
+func ParseNSIDs(status []byte) (tgid, pid int, err error) {
+	last := func(key string) (int, error) {
+		for line := range bytes.SplitSeq(status, []byte("\n")) {
+			if v, ok := bytes.CutPrefix(line, []byte(key)); ok {
+				f := bytes.Fields(v)
+				if len(f) == 0 {
+					break
+				}
+				n, err := strconv.Atoi(string(f[len(f)-1]))
+				if err != nil {
+					return 0, fmt.Errorf("parse /proc status %s %q: %w", key, v, err)
+				}
+				return n, nil
+			}
+		}
+		return 0, fmt.Errorf("no %s in /proc status", key)
+	}
+	if tgid, err = last("NStgid:"); err != nil {
+		return 0, 0, err
+	}
+	if pid, err = last("NSpid:"); err != nil {
+		return 0, 0, err
+	}
+	return tgid, pid, nil
+}

@@ -1,0 +1,98 @@
+package agent
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+func TestParseCreds(t *testing.T) {
+	c, err := parseCreds([]byte("Name:\tx\nUid:\t0\t1\t2\t1234\nGid:\t5\t6\t7\t4321\nGroups:\t10 20 \nCapEff:\t00000000a80425fb\n"))
+	require.NoError(t, err)
+	require.Equal(t, creds{fsuid: 1234, fsgid: 4321, groups: "10 20", capEff: 0xa80425fb}, c)
+	for _, bad := range []string{
+		"Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n",              // no CapEff
+		"Uid:\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\nCapEff:\t0\n",     // 3 uids
+		"Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\tx\nCapEff:\t0\n", // a bad group
+		"Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\nCapEff:\tzz\n",
+	} {
+		_, err := parseCreds([]byte(bad))
+		require.Error(t, err, bad)
+	}
+}
+
+// statusOfThread returns fields of the calling thread's status.
+func statusOfThread(t *testing.T) map[string]string {
+	b, err := os.ReadFile("/proc/thread-self/status")
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return out
+}
+
+// TestIdentity: a function run as a task runs on a thread with the task's
+// fs uid and gid, groups and capabilities (none here), not the agent's;
+// the agent's own threads keep theirs; after close nothing runs.
+func TestIdentity(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a child with other credentials")
+	}
+	child := exec.Command("sleep", "60")
+	child.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1234, Gid: 4321, Groups: []uint32{77}}}
+	require.NoError(t, child.Start())
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+
+	id, err := newIdentity()
+	require.NoError(t, err)
+	var st map[string]string
+	var opened error
+	secret := t.TempDir() + "/root-only"
+	require.NoError(t, os.WriteFile(secret, []byte("x"), 0o600))
+	require.NoError(t, id.do(child.Process.Pid, func() {
+		st = statusOfThread(t)
+		f, err := os.Open(secret)
+		if err == nil {
+			f.Close()
+		}
+		opened = err
+	}))
+	require.Equal(t, "0 0 0 1234", st["Uid"], "fs uid only")
+	require.Equal(t, "0 0 0 4321", st["Gid"], "fs gid only")
+	require.Equal(t, "77", st["Groups"])
+	require.Equal(t, "0000000000000000", st["CapEff"])
+	require.ErrorIs(t, opened, unix.EACCES, "no host root's rights")
+	// The same credentials, the same thread when it is free.
+	var tid1, tid2 int
+	require.NoError(t, id.do(child.Process.Pid, func() { tid1 = unix.Gettid() }))
+	require.NoError(t, id.do(child.Process.Pid, func() { tid2 = unix.Gettid() }))
+	require.Equal(t, tid1, tid2)
+	require.Len(t, id.pools, 1)
+	// A call that blocks (a FIFO's open waiting for its writer) does not
+	// hold up the next one of the same credentials.
+	release := make(chan struct{})
+	blocked := make(chan error, 1)
+	go func() { blocked <- id.do(child.Process.Pid, func() { <-release }) }()
+	require.NoError(t, id.do(child.Process.Pid, func() { close(release) }))
+	require.NoError(t, <-blocked)
+	// The caller's thread is untouched.
+	own := statusOfThread(t)
+	require.Equal(t, "0 0 0 0", own["Uid"])
+
+	// A panic comes back to the caller.
+	require.PanicsWithValue(t, "boom", func() { _ = id.do(child.Process.Pid, func() { panic("boom") }) })
+
+	id.close()
+	ran := false
+	require.ErrorIs(t, id.do(child.Process.Pid, func() { ran = true }), errIdentityClosed)
+	require.False(t, ran)
+	require.Error(t, id.do(-1, func() {}), "no such task")
+}
