@@ -76,6 +76,31 @@ func TestCLIPolicyFlags(t *testing.T) {
 		require.True(t, denied, r.stderr)
 	})
 
+	t.Run("KernelDenialHint", func(t *testing.T) {
+		t.Parallel()
+		// An allow list of plain paths is Landlock's alone for opens:
+		// the supervisor never sees those denials, so a failed run
+		// says where to look instead of counting them.
+		dir := t.TempDir()
+		ok := writeFile(t, dir, "ok", "fine\n")
+		args := append(append([]string{"run"}, systemPaths...), "--allow-path", ok, "--", "cat", ok, "/etc/hostname")
+		r := runCLI(t, bin, args...)
+		r.requireStatus(t, 1)
+		require.Equal(t, "fine\n", r.stdout)
+		require.Contains(t, r.stderr, "/etc/hostname: Permission denied")
+		require.Contains(t, r.stderr, "sandlock-go: opens outside --allow-path are refused by the kernel (Landlock) and not counted")
+
+		// A run that succeeds, and --quiet, print nothing of ours.
+		args = append(append([]string{"run"}, systemPaths...), "--allow-path", ok, "--", "cat", ok)
+		r = runCLI(t, bin, args...)
+		r.requireStatus(t, 0)
+		require.Empty(t, r.stderr)
+		args = append(append([]string{"run", "--quiet"}, systemPaths...), "--allow-path", ok, "--", "cat", ok, "/etc/hostname")
+		r = runCLI(t, bin, args...)
+		r.requireStatus(t, 1)
+		require.NotContains(t, r.stderr, "sandlock-go:")
+	})
+
 	t.Run("AllowExec", func(t *testing.T) {
 		t.Parallel()
 		cat, err := exec.LookPath("cat")

@@ -19,6 +19,28 @@ type denials struct {
 	mu    sync.Mutex
 	n     int
 	named []string
+	// unseen names the flag whose denials the kernel makes alone
+	// (Landlock, no trap): they cannot be counted, only hinted at.
+	unseen string
+}
+
+// kernelDecides records that flag's denials of opens are the kernel's
+// alone, unseen by the supervisor.
+func (d *denials) kernelDecides(flag string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.unseen = flag
+}
+
+// hint is the line to print when the command failed and some denials may
+// have gone uncounted, "" otherwise.
+func (d *denials) hint(status int) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if status == 0 || d.unseen == "" {
+		return ""
+	}
+	return "sandlock-go: opens outside " + d.unseen + " are refused by the kernel (Landlock) and not counted; --trace - lists them"
 }
 
 // add records one denial: what was denied and the rule responsible.

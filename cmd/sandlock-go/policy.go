@@ -133,6 +133,9 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 			// (chmod, chown, utimes, xattrs, ...).
 			reg := &regs[len(regs)-1]
 			reg.syscalls = slices.DeleteFunc(reg.syscalls, func(n string) bool { return slices.Contains(openFamily, n) })
+			if f.denied != nil {
+				f.denied.kernelDecides("--allow-path")
+			}
 		}
 		if len(f.allowPath) > 0 {
 			// Kernel first: Landlock confines every file access but

@@ -527,6 +527,9 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if note := cfg.Denied.note(); note != "" {
 			fmt.Fprintln(stderr, note)
 		}
+		if hint := cfg.Denied.hint(cmd.ExitStatus()); hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
 	}
 	return cmd.ExitStatus()
 }
