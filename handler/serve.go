@@ -24,7 +24,8 @@ type Options struct {
 	Workers int
 	// HandoffAfter is how long a handler may run before another worker
 	// starts receiving: the most a slow handler delays the next
-	// notification. Default 100µs.
+	// notification. Each dispatch arms a runtime timer for it and stops
+	// it on return; nothing ticks between notifications. Default 100µs.
 	HandoffAfter time.Duration
 	// Prefilter, when set, sees each notification first, on the receiving
 	// thread; when it returns true the syscall is answered Continue and no
@@ -92,11 +93,7 @@ type server struct {
 	// no Ctx, so that answering does not allocate.
 	scratch []notif.Resp
 
-	workers        []workerState
-	epoch          time.Time
-	lastStart      atomic.Int64
-	watchdogParked atomic.Bool
-	wakeWatchdog   chan struct{}
+	workers []workerState
 
 	// recvToken holds the right to receive while no worker has it: one
 	// worker at a time waits in Recv, because the kernel wakes every
@@ -136,8 +133,6 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	s.recvToken = make(chan struct{}, 1)
 	s.recvToken <- struct{}{}
 	s.workers = make([]workerState, workers)
-	s.epoch = time.Now()
-	s.wakeWatchdog = make(chan struct{}, 1)
 
 	if l, ok := n.(interface{ SetSyncWakeUp() error }); ok {
 		// Best effort: older kernels work, only slower.
@@ -167,11 +162,6 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 			stop(s.work(w))
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.watchdog()
-	}()
 	allDone := make(chan struct{})
 	go func() {
 		wg.Wait()
@@ -213,29 +203,45 @@ const (
 	stateHandedOff
 )
 
-// idleAfter is how long without a notification before the watchdog stops
-// ticking.
-const idleAfter = 20 * time.Millisecond
-
-// workerState is what the watchdog sees of a worker.
+// workerState is what a worker's hand-off timer sees of it. A worker in
+// stateBusy holds the receive token: it received the notification it is
+// dispatching.
 type workerState struct {
 	state atomic.Int32
-	// busySince is when the worker started its current dispatch, on
-	// s.clock, 0 when it is not dispatching.
-	busySince atomic.Int64
 }
 
-// clock returns monotonic nanoseconds since Serve started, never 0.
-func (s *server) clock() int64 { return int64(time.Since(s.epoch)) + 1 }
+// handOff gives the receive token to another worker when ws is still
+// dispatching. It runs from ws's hand-off timer. A timer of an earlier
+// dispatch that fires late finds ws idle (nothing happens) or busy with a
+// later dispatch (an early hand-off: harmless, ws holds the token then).
+func (s *server) handOff(ws *workerState) {
+	if ws.state.CompareAndSwap(stateBusy, stateHandedOff) {
+		// One token exists: held by the busy worker until now, so the
+		// channel is empty and the send does not block.
+		s.recvToken <- struct{}{}
+	}
+}
 
 // work is one worker: wait for the receive token, then receive and
-// dispatch until a handler runs long enough that the watchdog handed the
-// token to another worker. It returns the receive error that ended it, nil
-// when Serve stopped first.
+// dispatch until a handler runs long enough that the worker's hand-off
+// timer gave the token to another worker. It returns the receive error
+// that ended it, nil when Serve stopped first.
+//
+// The timer is armed when a dispatch starts and stopped when it ends: a
+// runtime timer that is reset and stopped makes no system call and wakes
+// no thread, so fast handlers cost no timer tick and an idle supervisor
+// no wake-up. Only a handler that outlives HandoffAfter fires it.
 func (s *server) work(w int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	ws := &s.workers[w]
+	after := s.opts.handoffAfter()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	var n notif.Notif
 	for {
 		select {
@@ -248,67 +254,18 @@ func (s *server) work(w int) error {
 				s.recvToken <- struct{}{} // let the others see it too
 				return err
 			}
-			now := s.clock()
 			ws.state.Store(stateBusy)
-			ws.busySince.Store(now)
-			s.lastStart.Store(now)
-			if s.watchdogParked.Load() && s.watchdogParked.CompareAndSwap(true, false) {
-				select {
-				case s.wakeWatchdog <- struct{}{}:
-				default:
-				}
+			if timer == nil {
+				timer = time.AfterFunc(after, func() { s.handOff(ws) })
+			} else {
+				timer.Reset(after)
 			}
 			s.dispatch(w, &n)
-			ws.busySince.Store(0)
+			timer.Stop()
 			if !ws.state.CompareAndSwap(stateBusy, stateIdle) {
 				break // another worker receives now
 			}
 		}
-	}
-}
-
-// watchdog hands the receive token to another worker when a handler has run
-// for HandoffAfter. It ticks only while notifications arrive and parks after
-// idleAfter without one, so that an idle supervisor costs nothing and a busy
-// one pays two atomic stores per notification instead of a timer.
-func (s *server) watchdog() {
-	after := s.opts.handoffAfter()
-	timer := time.NewTimer(after)
-	defer timer.Stop()
-	for {
-		select {
-		case <-s.stopped:
-			return
-		case <-timer.C:
-		}
-		now := s.clock()
-		busy := false
-		for i := range s.workers {
-			ws := &s.workers[i]
-			since := ws.busySince.Load()
-			if since == 0 || ws.state.Load() != stateBusy {
-				continue
-			}
-			if now-since >= int64(after) && ws.state.CompareAndSwap(stateBusy, stateHandedOff) {
-				s.recvToken <- struct{}{}
-				continue
-			}
-			busy = true
-		}
-		if !busy && now-s.lastStart.Load() > int64(idleAfter) {
-			s.watchdogParked.Store(true)
-			// A worker that started after the check above sees parked
-			// and wakes us; one that started before is seen here.
-			if s.clock()-s.lastStart.Load() > int64(idleAfter) {
-				select {
-				case <-s.stopped:
-					return
-				case <-s.wakeWatchdog:
-				}
-			}
-			s.watchdogParked.Store(false)
-		}
-		timer.Reset(after)
 	}
 }
 
