@@ -35,6 +35,11 @@ const (
 	minVsStrace       = 15.0 // at least 15x faster than strace
 	minThroughput     = 0.9  // at least 0.9x the reference's calls per second
 	maxStartupPenalty = 3 * time.Millisecond
+	maxPolicyVsCont   = 1.5 // a supervised open at most 1.5x an open answered Continue
+	maxPerTrapVsRef   = 1.3 // per trapped call in a real program at most 1.3x the reference round trip
+	maxTraceVsCont    = 1.3 // --trace at most 1.3x Continue per trapped call
+	maxCLIVsBwrap     = 1.0 // sandlock-go run no slower than bwrap --unshare-all
+	maxLibVsBwrap     = 0.7 // the library at most 0.7x that
 )
 
 func (r *results) targets() []target {
@@ -51,7 +56,23 @@ func (r *results) targets() []target {
 			})
 		}
 	}
+	if r.workload != nil {
+		ts = append(ts, r.workloadTargets()...)
+	}
 	if r.startup != nil {
+		for _, c := range []struct {
+			name string
+			max  float64
+		}{{cfgStartCLI, maxCLIVsBwrap}, {cfgStartLibrary, maxLibVsBwrap}} {
+			if !slices.Contains(r.startup.names, c.name) || !slices.Contains(r.startup.names, cfgStartBwrapAll) {
+				continue
+			}
+			v := r.startup.s.ratio(c.name, cfgStartBwrapAll)
+			ts = append(ts, target{
+				what: "start-up of " + c.name + " vs " + cfgStartBwrapAll,
+				want: fmt.Sprintf("≤ %.1fx", c.max), got: ratio(v), met: v <= c.max,
+			})
+		}
 		for _, name := range []string{cfgStartLibrary, cfgStartBench, cfgStartCLI} {
 			if !slices.Contains(r.startup.names, name) {
 				continue
@@ -62,6 +83,48 @@ func (r *results) targets() []target {
 				want: "≤ +" + maxStartupPenalty.String(), got: "+" + ms(d), met: d <= maxStartupPenalty,
 			})
 		}
+	}
+	return ts
+}
+
+// workloadTargets are the real-program goals of issue 13.
+func (r *results) workloadTargets() []target {
+	w := r.workload
+	var ts []target
+	for _, wr := range w.programs {
+		p := wr.prog.label
+		pol, opens := w.perTrap(w.s, wr, cfgWPolicy), w.perTrap(w.s, wr, cfgWOpens)
+		v := pol / opens
+		ts = append(ts, target{
+			what: p + ": supervised open (path policy) vs open answered Continue, per trapped call",
+			want: fmt.Sprintf("≤ %.1fx", maxPolicyVsCont), got: ratio(v), met: v <= maxPolicyVsCont,
+		})
+		v = w.perTrap(w.s, wr, cfgWAudit) / w.perTrap(w.s, wr, cfgWTrace)
+		ts = append(ts, target{
+			what: p + ": trace (Observe + audit.Recorder) vs Continue, per trapped call",
+			want: fmt.Sprintf("≤ %.1fx", maxTraceVsCont), got: ratio(v), met: v <= maxTraceVsCont,
+		})
+		if r.perCall != nil {
+			ref := r.perCall.s.med(cfgRefSparse) / 1e9
+			for _, cfg := range []string{cfgWTrace, cfgWPolicy} {
+				v := w.perTrap(w.s, wr, cfg) / ref
+				ts = append(ts, target{
+					what: p + ": per trapped call, " + cfg + ", vs the reference supervisor's round trip (calls 100µs apart)",
+					want: fmt.Sprintf("≤ %.1fx", maxPerTrapVsRef), got: ratio(v), met: v <= maxPerTrapVsRef,
+				})
+			}
+		}
+		ts = append(ts, target{
+			what: p + ": open-family notifications under an allow list Landlock expresses",
+			want: "0", got: strconv.FormatInt(wr.opensTrapped, 10), met: wr.opensTrapped == 0,
+		})
+	}
+	if w.idle != nil {
+		d := w.idle.sandboxed - w.idle.bare
+		ts = append(ts, target{
+			what: "supervisor wake-ups in an idle second (context switches, over the same second bare)",
+			want: "0", got: fmt.Sprintf("%+.0f", d), met: d <= 0,
+		})
 	}
 	return ts
 }
@@ -205,30 +268,53 @@ func (r *results) memoryTable() *table {
 
 func (r *results) workloadTable() *table {
 	w := r.workload
+	var progs []string
+	for _, wr := range w.programs {
+		progs = append(progs, "`"+wr.prog.shown+"`")
+	}
 	t := &table{
-		title: "Real workload: Python start-up",
-		intro: fmt.Sprintf("Wall time of `%s -c '%s'`, start-up included, bare (os/exec), under sandlock-go with a "+
-			"handler returning Continue on the trace set below, and under the path policy "+
-			"(`pathpolicy.NewOpenPolicy` with Allow \"/\", registered on %s: every open is performed by the "+
-			"supervisor and the descriptor injected).\n\nTrace set (%d syscalls): %s.",
-			w.python, pyCode, strings.Join(quoteAll(w.policy), ", "), len(w.traced), strings.Join(w.traced, ", ")),
-		header: []string{"configuration", "median ms", "x bare", "trapped calls/run", "µs per trapped call"},
+		title: "Real workloads: Python start-up, a gcc compile",
+		intro: fmt.Sprintf("Wall time of %s, start-up included, bare (os/exec) and under sandlock-go: "+
+			"*Continue on the trace set*, a handler returning Continue on the trace set below; *+ trace*, the same with "+
+			"`audit.Recorder.Observe` writing every trapped call as a JSON line to a file (what `--trace FILE` does); "+
+			"*Continue on the opens*, that handler on %s only; *path policy*, `pathpolicy.NewOpenPolicy` with Allow \"/\" "+
+			"on those syscalls (every open performed by the supervisor, as the process, and the descriptor injected); "+
+			"*allow list Landlock expresses*, `Policy.FilePaths` \"/\" and no handler: what `--allow-path` lists of plain "+
+			"paths become (the CLI then traps no open).\n\nTrace set (%d syscalls): %s.",
+			strings.Join(progs, " and "), strings.Join(quoteAll(w.policy), ", "), len(w.traced), strings.Join(w.traced, ", ")),
+		header: []string{"program", "configuration", "median ms", "x bare", "trapped calls/run", "µs per trapped call",
+			"supervisor CPU µs per trapped call", "supervisor context switches per trapped call"},
 	}
-	bare := w.s.med(cfgPyBare)
-	for _, c := range []struct {
-		name  string
-		traps int64
-	}{{cfgPyBare, 0}, {cfgPyTrace, w.trapsTrace}, {cfgPyPolicy, w.trapsPolicy}} {
-		per, traps := "", ""
-		if c.traps > 0 {
-			traps = strconv.FormatInt(c.traps, 10)
-			per = num((w.s.med(c.name)-bare)*1e6/float64(c.traps), 1)
+	for _, wr := range w.programs {
+		for _, cfg := range workloadConfigs {
+			name := wr.prog.label + ": " + cfg
+			traps, per, cpu, csw := "", "", "", ""
+			if cfg != cfgWBare {
+				traps = strconv.FormatInt(wr.traps[cfg], 10)
+				if n := wr.traps[cfg]; n > 0 {
+					per = num(w.perTrap(w.s, wr, cfg)*1e6, 1)
+					cpu = num(w.perTrap(w.cpu, wr, cfg)*1e6, 1)
+					csw = num(w.perTrap(w.csw, wr, cfg), 2)
+				}
+			}
+			t.add(wr.prog.label, cfg, num(w.s.med(name)*1e3, 1), ratio(w.s.ratio(name, wr.prog.label+": "+cfgWBare)), traps, per, cpu, csw)
 		}
-		t.add(c.name, num(w.s.med(c.name)*1e3, 1), ratio(w.s.ratio(c.name, cfgPyBare)), traps, per)
+		if wr.denials > 0 {
+			t.notes = append(t.notes, fmt.Sprintf("%s: the policy denied %d opens (it should deny none).", wr.prog.label, wr.denials))
+		}
+		t.notes = append(t.notes, fmt.Sprintf("%s, allow list Landlock expresses: %d open-family notifications per run.", wr.prog.label, wr.opensTrapped))
 	}
-	t.notes = append(t.notes, fmt.Sprintf("%d rounds after one warm-up round. µs per trapped call: (median - bare median) / trapped calls, start-up of the sandbox included.", r.set.pyRounds))
-	if w.policyDenials > 0 {
-		t.notes = append(t.notes, fmt.Sprintf("The policy denied %d opens (it should deny none).", w.policyDenials))
+	t.notes = append(t.notes, fmt.Sprintf("%d rounds after one warm-up round. Per trapped call: (configuration - bare) / trapped calls, "+
+		"medians of per-round differences, start-up of the sandbox included (the Landlock row's few trapped calls are the launcher's "+
+		"and execve: its per-call figure is mostly start-up). Supervisor CPU and context switches: getrusage(RUSAGE_SELF) of the "+
+		"bench process around each run, every thread included (the helper and the program are children, not counted).", r.set.pyRounds))
+	for _, s := range w.skipped {
+		t.notes = append(t.notes, "Skipped: "+s)
+	}
+	if w.idle != nil {
+		t.notes = append(t.notes, fmt.Sprintf("Idle: after the Python imports under the trace set, the program sleeps; in %.0f s of that sleep "+
+			"the supervisor (this process, every thread) made %.0f context switches; with the same program bare, this process made %.0f.",
+			w.idle.seconds, w.idle.sandboxed, w.idle.bare))
 	}
 	return t
 }
