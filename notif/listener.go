@@ -141,6 +141,15 @@ func (l *Listener) waitReadable() (bool, error) {
 // sandbox runner does when process groups are confined.
 func (l *Listener) SetBlockingRecv(on bool) { l.blocking.Store(on) }
 
+// TargetsExited reports whether every task under the listener's filter has
+// exited (poll() reports POLLHUP), without waiting. It is false after
+// Close.
+func (l *Listener) TargetsExited() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return !l.closed.Load() && l.hungUp()
+}
+
 // hungUp reports whether poll sees POLLHUP on the listener: no task uses
 // the filter any more.
 func (l *Listener) hungUp() bool {

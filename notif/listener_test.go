@@ -198,3 +198,15 @@ func TestListenerShutdownWakesRecv(t *testing.T) {
 	c.go_(t)
 	require.Equal(t, "-1 ENOSYS", c.result(t))
 }
+
+// TestListenerTargetsExited: TargetsExited is false while the child lives,
+// true once it has exited, and false after Close.
+func TestListenerTargetsExited(t *testing.T) {
+	c := startChild(t, 0)
+	require.False(t, c.l.TargetsExited(), "child alive")
+	c.go_(t)
+	require.NoError(t, c.cmd.Wait())
+	require.True(t, c.l.TargetsExited(), "child exited")
+	require.NoError(t, c.l.Close())
+	require.False(t, c.l.TargetsExited(), "after Close")
+}

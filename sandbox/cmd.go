@@ -367,16 +367,29 @@ func (c *Cmd) waitExit() {
 // process groups: job control may have made more than one).
 func (c *Cmd) killGroup() {
 	if c.helper != nil && c.helper.Process != nil {
-		killSession(c.helper.Process.Pid)
+		killSession(c.helper.Process.Pid, c.targetsExited)
 		_ = c.helper.Process.Kill()
 	}
 }
 
+// targetsExited reports whether every task under the command's filter has
+// exited. Every process of the run's session is under it (the helper
+// installs the filter before it executes the command, and a process joins
+// no session but its parent's or a new one), so then none is left to kill.
+func (c *Cmd) targetsExited() bool {
+	return c.listener != nil && c.listener.TargetsExited()
+}
+
 // killSession kills the processes of session sid until none is left (a
 // process may fork between a scan and its kill; SIGKILL then stops its
-// children from forking again), for a bounded number of rounds.
-func killSession(sid int) {
+// children from forking again), for a bounded number of rounds. The scan
+// of /proc (a millisecond on a busy host) is skipped when gone reports
+// that no process of the session can be left.
+func killSession(sid int, gone func() bool) {
 	_ = unix.Kill(-sid, unix.SIGKILL)
+	if gone != nil && gone() {
+		return
+	}
 	for range 16 {
 		pids, err := runset.SessionMembers(sid)
 		if err != nil || len(pids) == 0 {
