@@ -401,16 +401,9 @@ func (s *server) send(c *Ctx, a Action) error {
 func (s *server) inject(c *Ctx, a Action) error {
 	fd := int(a.value)
 	defer unix.Close(fd)
+	// The Notifier answers too, in one step or two (notif.Listener.AddFD).
 	req := notif.AddFD{ID: c.n.ID, Flags: notif.AddFDFlagSend, SrcFD: uint32(fd), NewFDFlags: a.flags}
 	_, err := s.n.AddFD(&req)
-	if errors.Is(err, unix.EINVAL) && notif.HaveAddFDSend.Check() != nil {
-		// Before Linux 5.14: install, then answer with the number.
-		req.Flags = 0
-		var newfd int
-		if newfd, err = s.n.AddFD(&req); err == nil {
-			return s.n.Send(&notif.Resp{ID: c.n.ID, Val: int64(newfd)})
-		}
-	}
 	if err == nil || errors.Is(err, notif.ErrNotificationGone) {
 		return err
 	}

@@ -197,7 +197,9 @@ func (l *Listener) IDValid(id uint64) error {
 
 // AddFD installs a copy of a.SrcFD in the trapped process and returns its
 // number there. With AddFDFlagSend the notification is answered with that
-// number (Linux 5.14+).
+// number: in one ioctl on Linux 5.14+, in two (ADDFD, then SEND) before
+// that and under SetWaitKillableRecv. This is the only emulation of
+// AddFDFlagSend; callers need none.
 func (l *Listener) AddFD(a *AddFD) (int, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -210,6 +212,12 @@ func (l *Listener) AddFD(a *AddFD) (int, error) {
 		req.Flags &^= AddFDFlagSend
 	}
 	fd, err := ioctlAddFD(l.fd, &req)
+	if err == unix.EINVAL && req.Flags&AddFDFlagSend != 0 && HaveAddFDSend.Check() != nil {
+		// Before Linux 5.14: install, then answer with the number.
+		req.Flags &^= AddFDFlagSend
+		twoStep = true
+		fd, err = ioctlAddFD(l.fd, &req)
+	}
 	if err != nil {
 		if err == unix.ENOENT {
 			return -1, gone("addfd", a.ID)
