@@ -67,6 +67,7 @@ var openFamily = []string{"open", "openat", "openat2", "creat"}
 // Names of the workload configurations (per program).
 const (
 	cfgWBare     = "bare"
+	cfgWNone     = "sandbox, no handler (the baseline of the per-call figures)"
 	cfgWTrace    = "Continue on the trace set"
 	cfgWAudit    = "Continue on the trace set + trace (audit.Recorder, Observe)"
 	cfgWOpens    = "Continue on the opens"
@@ -75,7 +76,7 @@ const (
 )
 
 // workloadConfigs are the configurations in table order.
-var workloadConfigs = []string{cfgWBare, cfgWTrace, cfgWAudit, cfgWOpens, cfgWPolicy, cfgWLandlock}
+var workloadConfigs = []string{cfgWBare, cfgWNone, cfgWTrace, cfgWAudit, cfgWOpens, cfgWPolicy, cfgWLandlock}
 
 // Python's configurations under their old names, for the chart.
 const (
@@ -211,6 +212,10 @@ func runWorkload(set settings, tmp string) (*workload, error) {
 			config{p.label + ": " + cfgWBare, func() (float64, error) {
 				return timeRun(func() error { return quiet(exec.Command(p.argv[0], p.argv[1:]...)) })
 			}},
+			sandboxed(cfgWNone, func(cmd *sandbox.Cmd) (func() error, error) {
+				cmd.ServeOptions = &handler.Options{Observe: func(*handler.Ctx, handler.Action, time.Duration) { traps.Add(1) }}
+				return nothing, nil
+			}, traps.Load),
 			sandboxed(cfgWTrace, handleAll(res.traced, counted), traps.Load),
 			sandboxed(cfgWAudit, func(cmd *sandbox.Cmd) (func() error, error) {
 				f, err := os.Create(tracePath)
@@ -276,14 +281,16 @@ func runWorkload(set settings, tmp string) (*workload, error) {
 	return res, nil
 }
 
-// perTrap is (configuration - bare) / trapped calls of one program's
-// configuration, in the unit of s (per run); NaN without traps.
+// perTrap is what one trapped call of a configuration costs, in the unit
+// of s: (configuration - the sandbox without handlers) / (its trapped calls
+// - those of the sandbox without handlers), so that the sandbox's start-up
+// is not counted; NaN without extra traps.
 func (w *workload) perTrap(s samples, wr *workResult, cfg string) float64 {
-	n := wr.traps[cfg]
+	n := wr.traps[cfg] - wr.traps[cfgWNone]
 	if n <= 0 {
 		return math.NaN()
 	}
-	d := s.pairwise(wr.prog.label+": "+cfg, wr.prog.label+": "+cfgWBare, func(x, y float64) float64 { return x - y })
+	d := s.pairwise(wr.prog.label+": "+cfg, wr.prog.label+": "+cfgWNone, func(x, y float64) float64 { return x - y })
 	return d / float64(n)
 }
 
@@ -291,10 +298,9 @@ func (w *workload) perTrap(s samples, wr *workResult, cfg string) float64 {
 // in a second in which the supervised program makes no trapped call, after
 // a burst of trapped calls.
 type idleResult struct {
-	seconds        float64
-	sandboxed      float64 // context switches of this process in that second
-	bare           float64 // the same second with the program not sandboxed
-	trapsBeforeIdl int64
+	seconds   float64
+	sandboxed float64 // context switches of this process in that second (median)
+	bare      float64 // the same second with the program not sandboxed (median)
 }
 
 // runIdle runs Python's imports under the trace set, then lets it sleep:
@@ -327,16 +333,12 @@ func runIdle(py string, traced []string, counted handler.Handler) (*idleResult, 
 		_, c1 := usage()
 		return c1 - c0, wait()
 	}
-	var err error
-	res.bare, err = measure(func(stdout *os.File) (func() error, error) {
+	bare := func(stdout *os.File) (func() error, error) {
 		cmd := exec.Command(py, "-c", code)
 		cmd.Stdout = stdout
 		return cmd.Wait, cmd.Start()
-	})
-	if err != nil {
-		return nil, err
 	}
-	res.sandboxed, err = measure(func(stdout *os.File) (func() error, error) {
+	sandboxed := func(stdout *os.File) (func() error, error) {
 		cmd := sandbox.Command(py, "-c", code)
 		cmd.Stdout = stdout
 		var stderr bytes.Buffer
@@ -347,9 +349,25 @@ func runIdle(py string, traced []string, counted handler.Handler) (*idleResult, 
 			}
 		}
 		return cmd.Wait, cmd.Start()
-	})
-	return res, err
+	}
+	var b, sb []float64
+	for range idleRounds {
+		v, err := measure(bare)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, v)
+		if v, err = measure(sandboxed); err != nil {
+			return nil, err
+		}
+		sb = append(sb, v)
+	}
+	res.bare, res.sandboxed = median(b), median(sb)
+	return res, nil
 }
+
+// idleRounds is how many idle seconds are measured each way.
+const idleRounds = 3
 
 // timeRun returns the seconds f took.
 func timeRun(f func() error) (float64, error) {
