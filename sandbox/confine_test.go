@@ -48,7 +48,8 @@ func BenchmarkDirectCall(b *testing.B) {
 }
 
 // TestConfinerConcurrent: more callers than threads, each sees its own
-// work done when do returns, also when the threads park between calls.
+// work done when do returns, also when the threads wait a while between
+// calls.
 func TestConfinerConcurrent(t *testing.T) {
 	c := testConfiner(t)
 	var wg sync.WaitGroup
@@ -63,7 +64,7 @@ func TestConfinerConcurrent(t *testing.T) {
 				require.Equal(t, i+g, mine)
 				total.Add(1)
 				if i%50 == 0 {
-					time.Sleep(2 * threadSpin) // let the threads park
+					time.Sleep(time.Millisecond) // a pause between bursts
 				}
 			}
 		}()
