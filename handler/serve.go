@@ -101,9 +101,7 @@ type server struct {
 	recvToken chan struct{}
 	stopped   chan struct{}
 
-	heldMu sync.Mutex
-	held   map[*Ctx]ExceptionPolicy
-	ended  bool
+	held heldSet
 }
 
 // Serve receives notifications from n and answers each with the handlers of
@@ -123,7 +121,7 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	if n == nil || t == nil {
 		return errors.New("serve: nil notifier or table")
 	}
-	s := &server{n: n, t: t, held: make(map[*Ctx]ExceptionPolicy)}
+	s := &server{n: n, t: t}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -192,7 +190,10 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 			}
 		}
 	}
-	s.failHeld()
+	for c, policy := range s.held.end() {
+		// Held and never answered.
+		_ = s.answer(c, policy.action())
+	}
 	return result
 }
 
@@ -291,7 +292,7 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 	}
 	a, policy := s.decide(c)
 	if a.kind == KindHold {
-		if r := c.heldResponder(); r != nil && s.hold(c, policy) {
+		if r := c.heldResponder(); r != nil && s.held.add(c, policy) {
 			// Until c is in held, r's cleanup would not answer it.
 			runtime.KeepAlive(r)
 			if s.opts.Observe != nil {
@@ -430,37 +431,6 @@ func (s *server) failStuck(c *Ctx) {
 	s.report(fmt.Errorf("handler for %s still running at shutdown: answered %s", c.SyscallName(), policy))
 	c.expire()
 	_ = s.answer(c, policy.action())
-}
-
-// hold records c as held; false when Serve has ended already.
-func (s *server) hold(c *Ctx, policy ExceptionPolicy) bool {
-	s.heldMu.Lock()
-	defer s.heldMu.Unlock()
-	if s.ended {
-		return false
-	}
-	if !c.answered.Load() {
-		s.held[c] = policy
-	}
-	return true
-}
-
-func (s *server) release(c *Ctx) {
-	s.heldMu.Lock()
-	delete(s.held, c)
-	s.heldMu.Unlock()
-}
-
-// failHeld answers every held notification that was never answered.
-func (s *server) failHeld() {
-	s.heldMu.Lock()
-	s.ended = true
-	held := s.held
-	s.held = nil
-	s.heldMu.Unlock()
-	for c, policy := range held {
-		_ = s.answer(c, policy.action())
-	}
 }
 
 // killTask sends SIGKILL to the process of the trapped thread pid, after
