@@ -26,6 +26,23 @@ type results struct {
 type target struct {
 	what, want, got string
 	met             bool
+	// noise: the difference the target compares was lost in the
+	// machine's noise in this run (a non-positive cost per call); no
+	// verdict.
+	noise bool
+}
+
+// perTrapTarget is a target on a ratio of per-trapped-call costs a / b.
+func perTrapTarget(what string, a, b, max float64) target {
+	t := target{what: what, want: fmt.Sprintf("≤ %.1fx", max)}
+	if !(a > 0) || !(b > 0) {
+		t.noise = true
+		t.got = fmt.Sprintf("n/a (%.1f / %.1f µs)", a*1e6, b*1e6)
+		return t
+	}
+	v := a / b
+	t.got, t.met = ratio(v), v <= max
+	return t
 }
 
 // Targets.
@@ -94,25 +111,16 @@ func (r *results) workloadTargets() []target {
 	var ts []target
 	for _, wr := range w.programs {
 		p := wr.prog.label
-		pol, opens := w.perTrap(w.s, wr, cfgWPolicy), w.perTrap(w.s, wr, cfgWOpens)
-		v := pol / opens
-		ts = append(ts, target{
-			what: p + ": supervised open (path policy) vs open answered Continue, per trapped call",
-			want: fmt.Sprintf("≤ %.1fx", maxPolicyVsCont), got: ratio(v), met: v <= maxPolicyVsCont,
-		})
-		v = w.perTrap(w.s, wr, cfgWAudit) / w.perTrap(w.s, wr, cfgWTrace)
-		ts = append(ts, target{
-			what: p + ": trace (Observe + audit.Recorder) vs Continue, per trapped call",
-			want: fmt.Sprintf("≤ %.1fx", maxTraceVsCont), got: ratio(v), met: v <= maxTraceVsCont,
-		})
+		ts = append(ts,
+			perTrapTarget(p+": supervised open (path policy) vs open answered Continue, per trapped call",
+				w.perTrap(w.s, wr, cfgWPolicy), w.perTrap(w.s, wr, cfgWOpens), maxPolicyVsCont),
+			perTrapTarget(p+": trace (Observe + audit.Recorder) vs Continue, per trapped call",
+				w.perTrap(w.s, wr, cfgWAudit), w.perTrap(w.s, wr, cfgWTrace), maxTraceVsCont))
 		if r.perCall != nil {
 			ref := r.perCall.s.med(cfgRefSparse) / 1e9
 			for _, cfg := range []string{cfgWTrace, cfgWPolicy} {
-				v := w.perTrap(w.s, wr, cfg) / ref
-				ts = append(ts, target{
-					what: p + ": per trapped call, " + cfg + ", vs the reference supervisor's round trip (calls 100µs apart)",
-					want: fmt.Sprintf("≤ %.1fx", maxPerTrapVsRef), got: ratio(v), met: v <= maxPerTrapVsRef,
-				})
+				ts = append(ts, perTrapTarget(p+": per trapped call, "+cfg+", vs the reference supervisor's round trip (calls 100µs apart)",
+					w.perTrap(w.s, wr, cfg), ref, maxPerTrapVsRef))
 			}
 		}
 		ts = append(ts, target{
@@ -180,9 +188,41 @@ func (r *results) targetTable() *table {
 		header: []string{"target", "wanted", "measured", "verdict"},
 	}
 	for _, g := range r.targets() {
-		t.add(g.what, g.want, g.got, verdict(g.met))
+		v := verdict(g.met)
+		if g.noise {
+			v = "within noise"
+		}
+		t.add(g.what, g.want, g.got, v)
+	}
+	if r.workload != nil || r.startup != nil {
+		t.notes = append(t.notes, gapNotes...)
 	}
 	return t
+}
+
+// gapNotes say where the time of the issue 13 targets goes, from profiles
+// taken on the 2-CPU development machine (go tool pprof of the supervisor,
+// strace -f -c, per-phase timestamps); a run reads its own verdicts above.
+var gapNotes = []string{
+	"*Within noise*: the per-trapped-call cost is the difference of two medians of whole runs divided by the trapped calls; " +
+		"with ~100 trapped opens per Python run that difference is smaller than the run-to-run spread on a loaded machine.",
+	"*Path policy vs Continue*: a supervised open runs on a confined thread (Ctx.AsProcess: the command's Landlock domain and " +
+		"credentials) and is answered with ADDFD. Its handler time (Observe latency) is 45-55 µs at the median against 0.4 µs for " +
+		"Continue, of which the open and the path resolution are ~20 µs (timed inside the confined thread) and the rest the two " +
+		"futex hand-overs. Before the confiner stopped spinning it was 230-360 µs: the spinning caller held one of the two Ps and " +
+		"the woken confined thread waited for sysmon to free one.",
+	"*Per trapped call vs the reference*: the reference supervisor answers from one locked goroutine; sandlock-go's worker " +
+		"builds a Ctx, looks up the chain, arms and stops the hand-off timer and runs the handler. In a real program each call " +
+		"also wakes the receiving thread from idle, as in the reference's calls-100µs-apart figure, which is the comparison here.",
+	"*Trace vs Continue*: audit.Recorder decodes the arguments and reads the paths from the process's memory before the answer, " +
+		"then formats and buffers a JSON line: about twice Continue's supervisor CPU per call (table below).",
+	"*Start-up vs bubblewrap*: per-phase timestamps of `sandlock-go run -- /bin/true` (2-CPU machine, idle): CLI start to " +
+		"Cmd.Start 0.2-0.4 ms; helper config 0.45 ms (56% of it seccomp.Filter.Compile, the rest registering the guards and the " +
+		"isolation plan); starting the helper 0.5-1.3 ms; the helper's exec and Go runtime start 1-2 ms (the second runtime " +
+		"start; package initializers ~0.7 ms after the audit tables became lazy); mount namespace, read-only binds and Landlock " +
+		"0.8-1.2 ms; filter install and the listener's fetch 0.1-0.3 ms (was 0.3-2.7 ms of /proc scans and sleeps); /bin/true " +
+		"itself 1-1.5 ms; the end of the run 0.1 ms (was ~1 ms of /proc scans for the session's processes). bubblewrap is one " +
+		"C process; the two Go runtime starts alone cost about what it takes in all.",
 }
 
 func (r *results) perCallTable() *table {
