@@ -257,7 +257,7 @@ func (r *results) perCallTable() *table {
 	t.notes = append(t.notes, fmt.Sprintf("sandlock-go / reference: %s. The sandbox runner waits in a blocking RECV "+
 		"(notif.Listener.SetBlockingRecv, safe because the run ends by killing its whole process group); a poll() before each "+
 		"RECV, which a Listener needs to be woken by Shutdown, would cost %s (reference + poll() / reference). The rest is "+
-		"the dispatcher (Ctx, receive token, watchdog stores, the handler call).",
+		"the dispatcher (Ctx, receive token, the hand-off timer armed and stopped, the handler call).",
 		ratio(p.s.ratio(cfgSLReturn, cfgRefReturn)), ratio(p.s.ratio(cfgRefPoll, cfgRefReturn))))
 	if p.straceSkipped != "" {
 		t.notes = append(t.notes, "strace skipped: "+p.straceSkipped)
