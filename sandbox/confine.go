@@ -23,8 +23,8 @@ var errConfinerClosed = errors.New("sandbox: the run is over")
 // command is: its file-system identity, its capabilities, no_new_privs, its
 // Landlock layers. Each thread has a Landlock domain of its own, not the
 // command's, so the command cannot reach it (Landlock lets a domain ptrace
-// or signal only its own descendants). The threads are started on first
-// use and end with the run; a thread never runs another goroutine, and
+// or signal only its own descendants). The threads are started when
+// needed and end with the run; a thread never runs another goroutine, and
 // dies with its goroutine.
 type confiner struct {
 	iso      *isolationConfig
@@ -45,6 +45,7 @@ type confiner struct {
 	// avail counts them.
 	mu       sync.Mutex
 	all      []*confinedThread // every thread started, for shutdown
+	closed   bool              // shutdown began: no more threads
 	free     []*confinedThread
 	avail    chan struct{}
 	stop     chan struct{}
@@ -116,8 +117,15 @@ func (c *confiner) do(fn func()) error {
 	}
 	select {
 	case <-c.avail:
-	case <-c.stop:
-		return errConfinerClosed
+	default:
+		// Every thread is busy: one more, up to c.threads, and the
+		// first to be free.
+		c.grow()
+		select {
+		case <-c.avail:
+		case <-c.stop:
+			return errConfinerClosed
+		}
 	}
 	t := c.take()
 	defer c.put(t)
@@ -168,24 +176,38 @@ func (c *confiner) put(t *confinedThread) {
 	c.avail <- struct{}{}
 }
 
+// start starts the first thread. The others are started when every
+// running one is busy (grow): confining a thread costs a few system calls
+// and a Landlock ruleset, and a program that opens one file at a time needs
+// one thread.
 func (c *confiner) start() {
-	ready := make(chan error, c.threads)
-	for range c.threads {
-		c.wg.Add(1)
-		t := &confinedThread{}
-		c.mu.Lock()
-		c.all = append(c.all, t)
-		c.mu.Unlock()
-		go c.thread(t, ready)
-	}
-	for range c.threads {
-		if err := <-ready; err != nil && c.err == nil {
-			c.err = fmt.Errorf("sandbox: confine a supervisor thread as the command: %w", err)
-		}
-	}
-	if c.err != nil {
+	if err := c.startThread(); err != nil {
+		c.err = fmt.Errorf("sandbox: confine a supervisor thread as the command: %w", err)
 		c.shutdown()
 	}
+}
+
+// grow starts one more thread unless c.threads run already or the run is
+// over. A thread that cannot be confined is not retried: the others serve.
+func (c *confiner) grow() {
+	_ = c.startThread()
+}
+
+// startThread starts a thread and waits until it is confined and free, or
+// has failed; nil without a thread when there are enough or the run is over.
+func (c *confiner) startThread() error {
+	c.mu.Lock()
+	if c.closed || len(c.all) >= c.threads {
+		c.mu.Unlock()
+		return nil
+	}
+	t := &confinedThread{}
+	c.all = append(c.all, t)
+	c.wg.Add(1) // under mu: shutdown waits only after closed is set
+	c.mu.Unlock()
+	ready := make(chan error, 1)
+	go c.thread(t, ready)
+	return <-ready
 }
 
 // thread confines its OS thread and serves work until the run ends. It
@@ -317,6 +339,7 @@ func (c *confiner) close() {
 func (c *confiner) shutdown() {
 	c.stopOnce.Do(func() { close(c.stop) })
 	c.mu.Lock()
+	c.closed = true
 	all := c.all
 	c.mu.Unlock()
 	for _, t := range all {
