@@ -216,13 +216,13 @@ var gapNotes = []string{
 		"also wakes the receiving thread from idle, as in the reference's calls-100µs-apart figure, which is the comparison here.",
 	"*Trace vs Continue*: audit.Recorder decodes the arguments and reads the paths from the process's memory before the answer, " +
 		"then formats and buffers a JSON line: about twice Continue's supervisor CPU per call (table below).",
-	"*Start-up vs bubblewrap*: per-phase timestamps of `sandlock-go run -- /bin/true` (2-CPU machine, idle): CLI start to " +
-		"Cmd.Start 0.2-0.4 ms; helper config 0.45 ms (56% of it seccomp.Filter.Compile, the rest registering the guards and the " +
-		"isolation plan); starting the helper 0.5-1.3 ms; the helper's exec and Go runtime start 1-2 ms (the second runtime " +
-		"start; package initializers ~0.7 ms after the audit tables became lazy); mount namespace, read-only binds and Landlock " +
-		"0.8-1.2 ms; filter install and the listener's fetch 0.1-0.3 ms (was 0.3-2.7 ms of /proc scans and sleeps); /bin/true " +
-		"itself 1-1.5 ms; the end of the run 0.1 ms (was ~1 ms of /proc scans for the session's processes). bubblewrap is one " +
-		"C process; the two Go runtime starts alone cost about what it takes in all.",
+	"*Start-up vs bubblewrap*: per-phase timestamps of `sandlock-go run -- /bin/true` (2-CPU machine, lightly loaded): CLI start " +
+		"to Cmd.Start 0.25-0.4 ms; the guards and the filter 0.35-0.5 ms (seccomp.Filter.Compile is most of it); starting the " +
+		"helper 0.2-0.3 ms; the helper's exec and Go runtime start 1.5-2 ms (the second runtime start; its package initializers " +
+		"0.8-0.9 ms, 0.16 of them go-seccomp-bpf's arch tables, after the audit tables became lazy); reading the config 0.15-0.2 ms; " +
+		"mount namespace, read-only binds and Landlock 0.7-1 ms; filter install and the listener's fetch 0.25-0.4 ms (was 0.3-2.7 ms " +
+		"of /proc scans and sleeps); /bin/true itself about 1.1 ms; the end of the run 0.1-0.3 ms (was ~1 ms of /proc scans for the " +
+		"session's processes). bubblewrap is one C process; the two Go runtime starts alone cost about what it takes in all.",
 }
 
 func (r *results) perCallTable() *table {
