@@ -170,16 +170,21 @@ func (c *Cmd) Start() error {
 	if err := c.ctx.Err(); err != nil {
 		return err
 	}
+	keepSupervisorOutOfReach()
+	// The helper first: its exec and runtime start run while the config
+	// (the filter's compilation most of all) is built here.
+	l, err := startHelper(c)
+	if err != nil {
+		return err
+	}
 	cfg, err := c.helperConfig()
 	if err != nil {
-		return err
+		return l.abort(c, err)
 	}
-	keepSupervisorOutOfReach()
+	if err := l.sendConfig(cfg); err != nil {
+		return l.abort(c, err)
+	}
 	c.confiner = newConfiner(cfg, c.Policy.Identity, c.confinedThreads())
-	l, err := startHelper(c, cfg)
-	if err != nil {
-		return err
-	}
 	c.guard.sid.Store(int64(l.helper.Process.Pid)) // Setsid: the session is the helper's
 	c.confiner.target(l.helper.Process.Pid)
 	fd, err := l.listener()

@@ -56,17 +56,16 @@ func helperFDs(extra int) (config, status int) { return 3 + extra, 4 + extra }
 type launcher struct {
 	helper *exec.Cmd
 	status *os.File // read end
+	config *os.File // write end, until sendConfig
 	// pending is what was read from status after the mark's line.
 	pending []byte
 	pidfd   int
 }
 
-// startHelper starts the helper of c and sends it cfg.
-func startHelper(c *Cmd, cfg *helperConfig) (*launcher, error) {
-	payload, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: encode helper config: %w", err)
-	}
+// startHelper starts the helper of c. The helper waits for its config,
+// which sendConfig gives it: its exec and Go runtime start overlap the
+// building of the config here.
+func startHelper(c *Cmd) (*launcher, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: find own executable: %w", err)
@@ -125,16 +124,28 @@ func startHelper(c *Cmd, cfg *helperConfig) (*launcher, error) {
 		statusR.Close()
 		return nil, fmt.Errorf("sandbox: start helper: %w", err)
 	}
-	l := &launcher{helper: h, status: statusR, pidfd: -1}
+	l := &launcher{helper: h, status: statusR, config: cfgW, pidfd: -1}
 	if l.pidfd, err = unix.PidfdOpen(h.Process.Pid, 0); err != nil {
-		cfgW.Close()
 		return nil, l.abort(c, fmt.Errorf("sandbox: pidfd_open: %w", err))
 	}
-	go func() {
-		_, _ = cfgW.Write(payload)
-		cfgW.Close()
-	}()
 	return l, nil
+}
+
+// sendConfig sends cfg to the helper and closes the config pipe.
+func (l *launcher) sendConfig(cfg *helperConfig) error {
+	payload, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("sandbox: encode helper config: %w", err)
+	}
+	w := l.config
+	l.config = nil
+	go func() {
+		// A helper that died never reads it: the write fails (EPIPE)
+		// and the death is seen by listener.
+		_, _ = w.Write(payload)
+		w.Close()
+	}()
+	return nil
 }
 
 // listener copies the helper's listener fd into this process once the
@@ -271,6 +282,9 @@ func (l *launcher) abort(c *Cmd, err error) error {
 	_ = l.helper.Wait()
 	c.finish()
 	l.status.Close()
+	if l.config != nil {
+		l.config.Close()
+	}
 	if l.pidfd >= 0 {
 		unix.Close(l.pidfd)
 	}
