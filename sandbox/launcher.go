@@ -190,16 +190,21 @@ func (l *launcher) listener() (int, error) {
 				unix.Close(fd) // not (yet) the listener
 			}
 		}
-		if n, ok := findListenerFD(fdDir); ok {
-			fd, err := unix.PidfdGetfd(l.pidfd, n, 0)
-			if err != nil {
-				return -1, fmt.Errorf("pidfd_getfd: %w", err)
+		// The guess is right unless the helper opened a descriptor in
+		// between: the scan of its fd table (tens of microseconds)
+		// waits a while.
+		if expected < 0 || try >= guessOnly {
+			if n, ok := findListenerFD(fdDir); ok {
+				fd, err := unix.PidfdGetfd(l.pidfd, n, 0)
+				if err != nil {
+					return -1, fmt.Errorf("pidfd_getfd: %w", err)
+				}
+				if isListener(fd) {
+					return fd, nil
+				}
+				unix.Close(fd) // the number was reused in between
+				continue
 			}
-			if isListener(fd) {
-				return fd, nil
-			}
-			unix.Close(fd) // the number was reused in between
-			continue
 		}
 		if pollNow([]unix.PollFd{{Fd: int32(l.pidfd), Events: unix.POLLIN}}) {
 			// It exited; an error may be waiting on the status pipe.
@@ -221,10 +226,12 @@ func (l *launcher) listener() (int, error) {
 }
 
 // The listener search waits shortWait between looks, shortWaits times, then
-// a millisecond.
+// a millisecond; it looks only at the expected number for the first
+// guessOnly looks.
 const (
 	shortWait  = 20 * time.Microsecond
 	shortWaits = 100
+	guessOnly  = 10
 )
 
 // readMark reads the helper's installingMark line and returns the
