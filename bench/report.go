@@ -255,7 +255,7 @@ func (r *results) perCallTable() *table {
 		r.set.rounds, num(float64(r.set.fastCalls), 0), num(float64(r.set.slowCalls), 0), num(float64(r.set.straceCalls), 0)))
 	t.notes = append(t.notes, "BPF insns: instructions the program executes for getppid, by seccomp.Program.EvaluateSteps.")
 	t.notes = append(t.notes, fmt.Sprintf("sandlock-go / reference: %s. The sandbox runner waits in a blocking RECV "+
-		"(notif.Listener.SetBlockingRecv, safe because the run ends by killing its whole process group); a poll() before each "+
+		"(notif.BlockingRecv, safe because the run ends by killing its whole process group); a poll() before each "+
 		"RECV, which a Listener needs to be woken by Shutdown, would cost %s (reference + poll() / reference). The rest is "+
 		"the dispatcher (Ctx, receive token, the hand-off timer armed and stopped, the handler call).",
 		ratio(p.s.ratio(cfgSLReturn, cfgRefReturn)), ratio(p.s.ratio(cfgRefPoll, cfgRefReturn))))

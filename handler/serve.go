@@ -132,11 +132,6 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	s.recvToken <- struct{}{}
 	s.workers = make([]workerState, workers)
 
-	if l, ok := n.(interface{ SetSyncWakeUp() error }); ok {
-		// Best effort: older kernels work, only slower.
-		_ = l.SetSyncWakeUp()
-	}
-
 	var (
 		wg       sync.WaitGroup
 		stopOnce sync.Once

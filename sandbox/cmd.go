@@ -216,20 +216,21 @@ func (c *Cmd) confinedThreads() int {
 // execve of the command, every notification is the helper's own and is
 // answered Continue without reaching the handlers.
 func (c *Cmd) serve(fd int) error {
-	l, err := notif.NewListener(fd)
-	if err != nil {
-		unix.Close(fd)
-		return err
-	}
+	var lopts []notif.ListenerOption
 	if !c.Policy.AllowProcessGroups {
 		// Every task stays in the session that Wait kills, and its
 		// death wakes a blocked RECV: skip the poll() per
 		// notification.
-		l.SetBlockingRecv(true)
+		lopts = append(lopts, notif.BlockingRecv())
 	}
 	if notif.HaveWaitKillableRecv.Check() == nil {
 		// seccomp.Install asked for it, and the kernel has it.
-		l.SetWaitKillableRecv(true)
+		lopts = append(lopts, notif.WaitKillableRecv())
+	}
+	l, err := notif.NewListener(fd, lopts...)
+	if err != nil {
+		unix.Close(fd)
+		return err
 	}
 	c.listener = l
 
