@@ -191,7 +191,7 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		return l.abort(c, err)
 	}
-	if err := c.serve(fd); err != nil {
+	if err := c.serve(fd, cfg.WaitKillable); err != nil {
 		return l.abort(c, err)
 	}
 	if err := l.awaitExec(); err != nil {
@@ -215,7 +215,7 @@ func (c *Cmd) confinedThreads() int {
 // serve starts the dispatch loop on the listener fd. Until the helper's
 // execve of the command, every notification is the helper's own and is
 // answered Continue without reaching the handlers.
-func (c *Cmd) serve(fd int) error {
+func (c *Cmd) serve(fd int, waitKillable bool) error {
 	var lopts []notif.ListenerOption
 	if !c.Policy.AllowProcessGroups {
 		// Every task stays in the session that Wait kills, and its
@@ -223,8 +223,8 @@ func (c *Cmd) serve(fd int) error {
 		// notification.
 		lopts = append(lopts, notif.BlockingRecv())
 	}
-	if notif.HaveWaitKillableRecv.Check() == nil {
-		// seccomp.Install asked for it, and the kernel has it.
+	if waitKillable {
+		// The helper installed the filter with it (or failed).
 		lopts = append(lopts, notif.WaitKillableRecv())
 	}
 	l, err := notif.NewListener(fd, lopts...)
@@ -341,6 +341,9 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 		Layer:     c.Policy.policyLayer(path),
 		Isolation: iso,
 		Rlimits:   c.Policy.rlimits(),
+		// Where the kernel has it, so that a received notification
+		// ends only with its answer or the task's death.
+		WaitKillable: notif.HaveWaitKillableRecv.Check() == nil,
 	}, nil
 }
 
