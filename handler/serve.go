@@ -280,6 +280,7 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 	c := newCtx(n, s.n, s.t.arch, s)
 	s.inflight[w].Store(c)
 	defer s.inflight[w].Store(nil)
+	defer s.runAfter(c) // after the answer: deferred calls run last
 
 	var start time.Time
 	if s.opts.Observe != nil {
@@ -311,6 +312,24 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 	}
 	c.expire()
 	s.answer(c, a)
+}
+
+// runAfter runs what handlers and Observe deferred with Ctx.AfterAnswer,
+// once c is answered or held, turning a panic into a reported error.
+func (s *server) runAfter(c *Ctx) {
+	c.expire() // already, on every path but a panic
+	for _, fn := range c.takeAfter() {
+		s.runDeferred(c, fn)
+	}
+}
+
+func (s *server) runDeferred(c *Ctx, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.report(fmt.Errorf("AfterAnswer for %s panicked: %v", c.SyscallName(), r))
+		}
+	}()
+	fn()
 }
 
 // observe runs Options.Observe, turning a panic into a reported error.
