@@ -214,8 +214,10 @@ var gapNotes = []string{
 	"*Per trapped call vs the reference*: the reference supervisor answers from one locked goroutine; sandlock-go's worker " +
 		"builds a Ctx, looks up the chain, arms and stops the hand-off timer and runs the handler. In a real program each call " +
 		"also wakes the receiving thread from idle, as in the reference's calls-100µs-apart figure, which is the comparison here.",
-	"*Trace vs Continue*: audit.Recorder decodes the arguments and reads the paths from the process's memory before the answer, " +
-		"then formats and buffers a JSON line: about twice Continue's supervisor CPU per call (table below).",
+	"*Trace vs Continue*: audit.Recorder reads the path and the decoded arguments from the process's memory before the answer " +
+		"(go tool pprof: NewRecord is two thirds of Observe, half of it Ctx.ReadPath with its readlink of the working directory or " +
+		"dirfd, the rest decoding, which reads the strings again) and formats and writes the line after it (Ctx.AfterAnswer): the " +
+		"supervisor's CPU per call is about twice Continue's (table below); the reads before the answer are what is left to cut.",
 	"*Start-up vs bubblewrap*: per-phase timestamps of `sandlock-go run -- /bin/true` (2-CPU machine, lightly loaded): CLI start " +
 		"to Cmd.Start 0.25-0.4 ms; the guards and the filter 0.35-0.5 ms (seccomp.Filter.Compile is most of it); starting the " +
 		"helper 0.2-0.3 ms; the helper's exec and Go runtime start 1.5-2 ms (the second runtime start; its package initializers " +
