@@ -224,8 +224,10 @@ func (c *confiner) thread(t *confinedThread, ready chan<- error) {
 		ready <- err
 		return
 	}
-	ready <- nil
+	// Free before ready: when startThread returns, the thread is
+	// available, and the caller does not start another for nothing.
 	c.put(t)
+	ready <- nil
 	for {
 		job := t.next(c.stop)
 		if job == nil {
