@@ -247,6 +247,8 @@ func startupLabels(names []string) []string {
 			out[i] = "sandlock-go CLI"
 		case cfgStartBwrap:
 			out[i] = "bwrap"
+		case cfgStartBwrapAll:
+			out[i] = "bwrap --unshare-all"
 		default:
 			out[i] = n
 		}

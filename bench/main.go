@@ -157,8 +157,8 @@ func run(o *options) error {
 		}
 	}
 	if o.want("workload") {
-		step("python workload")
-		if r.workload, err = runWorkload(set); err != nil {
+		step("real workloads")
+		if r.workload, err = runWorkload(set, tmp); err != nil {
 			return fmt.Errorf("workload: %w", err)
 		}
 	}

@@ -26,6 +26,23 @@ type results struct {
 type target struct {
 	what, want, got string
 	met             bool
+	// noise: the difference the target compares was lost in the
+	// machine's noise in this run (a non-positive cost per call); no
+	// verdict.
+	noise bool
+}
+
+// perTrapTarget is a target on a ratio of per-trapped-call costs a / b.
+func perTrapTarget(what string, a, b, max float64) target {
+	t := target{what: what, want: fmt.Sprintf("≤ %.1fx", max)}
+	if !(a > 0) || !(b > 0) {
+		t.noise = true
+		t.got = fmt.Sprintf("n/a (%.1f / %.1f µs)", a*1e6, b*1e6)
+		return t
+	}
+	v := a / b
+	t.got, t.met = ratio(v), v <= max
+	return t
 }
 
 // Targets.
@@ -35,6 +52,12 @@ const (
 	minVsStrace       = 15.0 // at least 15x faster than strace
 	minThroughput     = 0.9  // at least 0.9x the reference's calls per second
 	maxStartupPenalty = 3 * time.Millisecond
+	maxPolicyVsCont   = 1.5 // a supervised open at most 1.5x an open answered Continue
+	maxPerTrapVsRef   = 1.3 // per trapped call in a real program at most 1.3x the reference round trip
+	maxTraceVsCont    = 1.3 // --trace at most 1.3x Continue per trapped call
+	maxCLIVsBwrap     = 1.0 // sandlock-go run no slower than bwrap --unshare-all
+	maxLibVsBwrap     = 0.7 // the library at most 0.7x that
+	idleNoise         = 5   // context switches a second that the measurement itself varies by
 )
 
 func (r *results) targets() []target {
@@ -51,7 +74,23 @@ func (r *results) targets() []target {
 			})
 		}
 	}
+	if r.workload != nil {
+		ts = append(ts, r.workloadTargets()...)
+	}
 	if r.startup != nil {
+		for _, c := range []struct {
+			name string
+			max  float64
+		}{{cfgStartCLI, maxCLIVsBwrap}, {cfgStartLibrary, maxLibVsBwrap}} {
+			if !slices.Contains(r.startup.names, c.name) || !slices.Contains(r.startup.names, cfgStartBwrapAll) {
+				continue
+			}
+			v := r.startup.s.ratio(c.name, cfgStartBwrapAll)
+			ts = append(ts, target{
+				what: "start-up of " + c.name + " vs " + cfgStartBwrapAll,
+				want: fmt.Sprintf("≤ %.1fx", c.max), got: ratio(v), met: v <= c.max,
+			})
+		}
 		for _, name := range []string{cfgStartLibrary, cfgStartBench, cfgStartCLI} {
 			if !slices.Contains(r.startup.names, name) {
 				continue
@@ -62,6 +101,39 @@ func (r *results) targets() []target {
 				want: "≤ +" + maxStartupPenalty.String(), got: "+" + ms(d), met: d <= maxStartupPenalty,
 			})
 		}
+	}
+	return ts
+}
+
+// workloadTargets are the real-program goals of issue 13.
+func (r *results) workloadTargets() []target {
+	w := r.workload
+	var ts []target
+	for _, wr := range w.programs {
+		p := wr.prog.label
+		ts = append(ts,
+			perTrapTarget(p+": supervised open (path policy) vs open answered Continue, per trapped call",
+				w.perTrap(w.s, wr, cfgWPolicy), w.perTrap(w.s, wr, cfgWOpens), maxPolicyVsCont),
+			perTrapTarget(p+": trace (Observe + audit.Recorder) vs Continue, per trapped call",
+				w.perTrap(w.s, wr, cfgWAudit), w.perTrap(w.s, wr, cfgWTrace), maxTraceVsCont))
+		if r.perCall != nil {
+			ref := r.perCall.s.med(cfgRefSparse) / 1e9
+			for _, cfg := range []string{cfgWTrace, cfgWPolicy} {
+				ts = append(ts, perTrapTarget(p+": per trapped call, "+cfg+", vs the reference supervisor's round trip (calls 100µs apart)",
+					w.perTrap(w.s, wr, cfg), ref, maxPerTrapVsRef))
+			}
+		}
+		ts = append(ts, target{
+			what: p + ": open-family notifications under an allow list Landlock expresses",
+			want: "0", got: strconv.FormatInt(wr.opensTrapped, 10), met: wr.opensTrapped == 0,
+		})
+	}
+	if w.idle != nil {
+		d := w.idle.sandboxed - w.idle.bare
+		ts = append(ts, target{
+			what: "supervisor wake-ups in an idle second (context switches of the process, over the same second bare)",
+			want: fmt.Sprintf("≤ +%d (noise)", idleNoise), got: fmt.Sprintf("%+.0f", d), met: d <= idleNoise,
+		})
 	}
 	return ts
 }
@@ -116,9 +188,43 @@ func (r *results) targetTable() *table {
 		header: []string{"target", "wanted", "measured", "verdict"},
 	}
 	for _, g := range r.targets() {
-		t.add(g.what, g.want, g.got, verdict(g.met))
+		v := verdict(g.met)
+		if g.noise {
+			v = "within noise"
+		}
+		t.add(g.what, g.want, g.got, v)
+	}
+	if r.workload != nil || r.startup != nil {
+		t.notes = append(t.notes, gapNotes...)
 	}
 	return t
+}
+
+// gapNotes say where the time of the issue 13 targets goes, from profiles
+// taken on the 2-CPU development machine (go tool pprof of the supervisor,
+// strace -f -c, per-phase timestamps); a run reads its own verdicts above.
+var gapNotes = []string{
+	"*Within noise*: the per-trapped-call cost is the difference of two medians of whole runs divided by the trapped calls; " +
+		"with ~100 trapped opens per Python run that difference is smaller than the run-to-run spread on a loaded machine.",
+	"*Path policy vs Continue*: a supervised open runs on a confined thread (Ctx.AsProcess: the command's Landlock domain and " +
+		"credentials) and is answered with ADDFD. Its handler time (Observe latency) is 45-55 µs at the median against 0.4 µs for " +
+		"Continue, of which the open and the path resolution are ~20 µs (timed inside the confined thread) and the rest the two " +
+		"futex hand-overs. Before the confiner stopped spinning it was 230-360 µs: the spinning caller held one of the two Ps and " +
+		"the woken confined thread waited for sysmon to free one.",
+	"*Per trapped call vs the reference*: the reference supervisor answers from one locked goroutine; sandlock-go's worker " +
+		"builds a Ctx, looks up the chain, arms and stops the hand-off timer and runs the handler. In a real program each call " +
+		"also wakes the receiving thread from idle, as in the reference's calls-100µs-apart figure, which is the comparison here.",
+	"*Trace vs Continue*: audit.Recorder reads the path and the decoded arguments from the process's memory before the answer " +
+		"(go tool pprof: NewRecord is two thirds of Observe, half of it Ctx.ReadPath with its readlink of the working directory or " +
+		"dirfd, the rest decoding, which reads the strings again) and formats and writes the line after it (Ctx.AfterAnswer): the " +
+		"supervisor's CPU per call is about twice Continue's (table below); the reads before the answer are what is left to cut.",
+	"*Start-up vs bubblewrap*: per-phase timestamps of `sandlock-go run -- /bin/true` (2-CPU machine, lightly loaded): CLI start " +
+		"to Cmd.Start 0.25-0.4 ms; the guards and the filter 0.35-0.5 ms (seccomp.Filter.Compile is most of it); starting the " +
+		"helper 0.2-0.3 ms; the helper's exec and Go runtime start 1.5-2 ms (the second runtime start; its package initializers " +
+		"0.8-0.9 ms, 0.16 of them go-seccomp-bpf's arch tables, after the audit tables became lazy); reading the config 0.15-0.2 ms; " +
+		"mount namespace, read-only binds and Landlock 0.7-1 ms; filter install and the listener's fetch 0.25-0.4 ms (was 0.3-2.7 ms " +
+		"of /proc scans and sleeps); /bin/true itself about 1.1 ms; the end of the run 0.1-0.3 ms (was ~1 ms of /proc scans for the " +
+		"session's processes). bubblewrap is one C process; the two Go runtime starts alone cost about what it takes in all.",
 }
 
 func (r *results) perCallTable() *table {
@@ -151,9 +257,9 @@ func (r *results) perCallTable() *table {
 		r.set.rounds, num(float64(r.set.fastCalls), 0), num(float64(r.set.slowCalls), 0), num(float64(r.set.straceCalls), 0)))
 	t.notes = append(t.notes, "BPF insns: instructions the program executes for getppid, by seccomp.Program.EvaluateSteps.")
 	t.notes = append(t.notes, fmt.Sprintf("sandlock-go / reference: %s. The sandbox runner waits in a blocking RECV "+
-		"(notif.Listener.SetBlockingRecv, safe because the run ends by killing its whole process group); a poll() before each "+
+		"(notif.BlockingRecv, safe because the run ends by killing its whole process group); a poll() before each "+
 		"RECV, which a Listener needs to be woken by Shutdown, would cost %s (reference + poll() / reference). The rest is "+
-		"the dispatcher (Ctx, receive token, watchdog stores, the handler call).",
+		"the dispatcher (Ctx, receive token, the hand-off timer armed and stopped, the handler call).",
 		ratio(p.s.ratio(cfgSLReturn, cfgRefReturn)), ratio(p.s.ratio(cfgRefPoll, cfgRefReturn))))
 	if p.straceSkipped != "" {
 		t.notes = append(t.notes, "strace skipped: "+p.straceSkipped)
@@ -205,30 +311,54 @@ func (r *results) memoryTable() *table {
 
 func (r *results) workloadTable() *table {
 	w := r.workload
+	var progs []string
+	for _, wr := range w.programs {
+		progs = append(progs, "`"+wr.prog.shown+"`")
+	}
 	t := &table{
-		title: "Real workload: Python start-up",
-		intro: fmt.Sprintf("Wall time of `%s -c '%s'`, start-up included, bare (os/exec), under sandlock-go with a "+
-			"handler returning Continue on the trace set below, and under the path policy "+
-			"(`pathpolicy.NewOpenPolicy` with Allow \"/\", registered on %s: every open is performed by the "+
-			"supervisor and the descriptor injected).\n\nTrace set (%d syscalls): %s.",
-			w.python, pyCode, strings.Join(quoteAll(w.policy), ", "), len(w.traced), strings.Join(w.traced, ", ")),
-		header: []string{"configuration", "median ms", "x bare", "trapped calls/run", "µs per trapped call"},
+		title: "Real workloads: Python start-up, a gcc compile",
+		intro: fmt.Sprintf("Wall time of %s, start-up included, bare (os/exec) and under sandlock-go: "+
+			"*Continue on the trace set*, a handler returning Continue on the trace set below; *+ trace*, the same with "+
+			"`audit.Recorder.Observe` writing every trapped call as a JSON line to a file (what `--trace FILE` does); "+
+			"*Continue on the opens*, that handler on %s only; *path policy*, `pathpolicy.NewOpenPolicy` with Allow \"/\" "+
+			"on those syscalls (every open performed by the supervisor, as the process, and the descriptor injected); "+
+			"*allow list Landlock expresses*, `Policy.FilePaths` \"/\" and no handler: what `--allow-path` lists of plain "+
+			"paths become (the CLI then traps no open).\n\nTrace set (%d syscalls): %s.",
+			strings.Join(progs, " and "), strings.Join(quoteAll(w.policy), ", "), len(w.traced), strings.Join(w.traced, ", ")),
+		header: []string{"program", "configuration", "median ms", "x bare", "trapped calls/run", "µs per trapped call",
+			"supervisor CPU µs per trapped call", "supervisor context switches per trapped call"},
 	}
-	bare := w.s.med(cfgPyBare)
-	for _, c := range []struct {
-		name  string
-		traps int64
-	}{{cfgPyBare, 0}, {cfgPyTrace, w.trapsTrace}, {cfgPyPolicy, w.trapsPolicy}} {
-		per, traps := "", ""
-		if c.traps > 0 {
-			traps = strconv.FormatInt(c.traps, 10)
-			per = num((w.s.med(c.name)-bare)*1e6/float64(c.traps), 1)
+	for _, wr := range w.programs {
+		for _, cfg := range workloadConfigs {
+			name := wr.prog.label + ": " + cfg
+			traps, per, cpu, csw := "", "", "", ""
+			if cfg != cfgWBare {
+				traps = strconv.FormatInt(wr.traps[cfg], 10)
+				if cfg != cfgWNone && wr.traps[cfg] > wr.traps[cfgWNone] {
+					per = num(w.perTrap(w.s, wr, cfg)*1e6, 1)
+					cpu = num(w.perTrap(w.cpu, wr, cfg)*1e6, 1)
+					csw = num(w.perTrap(w.csw, wr, cfg), 2)
+				}
+			}
+			t.add(wr.prog.label, cfg, num(w.s.med(name)*1e3, 1), ratio(w.s.ratio(name, wr.prog.label+": "+cfgWBare)), traps, per, cpu, csw)
 		}
-		t.add(c.name, num(w.s.med(c.name)*1e3, 1), ratio(w.s.ratio(c.name, cfgPyBare)), traps, per)
+		if wr.denials > 0 {
+			t.notes = append(t.notes, fmt.Sprintf("%s: the policy denied %d opens (it should deny none).", wr.prog.label, wr.denials))
+		}
+		t.notes = append(t.notes, fmt.Sprintf("%s, allow list Landlock expresses: %d open-family notifications per run.", wr.prog.label, wr.opensTrapped))
 	}
-	t.notes = append(t.notes, fmt.Sprintf("%d rounds after one warm-up round. µs per trapped call: (median - bare median) / trapped calls, start-up of the sandbox included.", r.set.pyRounds))
-	if w.policyDenials > 0 {
-		t.notes = append(t.notes, fmt.Sprintf("The policy denied %d opens (it should deny none).", w.policyDenials))
+	t.notes = append(t.notes, fmt.Sprintf("%d rounds after one warm-up round. Per trapped call: (configuration - sandbox without handler) / "+
+		"(its trapped calls - those of the sandbox without handler), medians of per-round differences: the sandbox's start-up is not "+
+		"counted (the sandbox without handler still sees each execve). Supervisor CPU and context switches: getrusage(RUSAGE_SELF) of the "+
+		"bench process around each run, every thread included (the helper and the program are children, not counted).", r.set.pyRounds))
+	for _, s := range w.skipped {
+		t.notes = append(t.notes, "Skipped: "+s)
+	}
+	if w.idle != nil {
+		t.notes = append(t.notes, fmt.Sprintf("Idle: after the Python imports under the trace set, the program sleeps; in %.0f s of that sleep "+
+			"the supervisor (this process, every thread) made %.0f context switches; with the same program bare, this process made %.0f "+
+			"(the measuring goroutine's own sleep and the Go runtime's background work). Medians of %d seconds each way.",
+			w.idle.seconds, w.idle.sandboxed, w.idle.bare, idleRounds))
 	}
 	return t
 }

@@ -13,11 +13,12 @@ import (
 
 // Names of the start-up configurations.
 const (
-	cfgStartBare    = "/bin/true (os/exec)"
-	cfgStartLibrary = "sandbox.Command(\"/bin/true\").Run(), minimal program"
-	cfgStartBench   = "sandbox.Command(\"/bin/true\").Run(), in the bench"
-	cfgStartCLI     = "sandlock-go run -- /bin/true"
-	cfgStartBwrap   = "bwrap --ro-bind / / /bin/true"
+	cfgStartBare     = "/bin/true (os/exec)"
+	cfgStartLibrary  = "sandbox.Command(\"/bin/true\").Run(), minimal program"
+	cfgStartBench    = "sandbox.Command(\"/bin/true\").Run(), in the bench"
+	cfgStartCLI      = "sandlock-go run -- /bin/true"
+	cfgStartBwrap    = "bwrap --ro-bind / / /bin/true"
+	cfgStartBwrapAll = "bwrap --unshare-all --new-session --ro-bind / / /bin/true"
 )
 
 // startup is the start-up figure: wall time of running /bin/true.
@@ -55,6 +56,10 @@ func runStartup(set settings, root, tmp string, install bool) (*startup, error) 
 	} else {
 		cfgs = append(cfgs, config{cfgStartBwrap, func() (float64, error) {
 			return timeRun(func() error { return quiet(exec.Command(bwrap, "--ro-bind", "/", "/", prog)) })
+		}}, config{cfgStartBwrapAll, func() (float64, error) {
+			return timeRun(func() error {
+				return quiet(exec.Command(bwrap, "--unshare-all", "--new-session", "--ro-bind", "/", "/", prog))
+			})
 		}})
 	}
 	for _, c := range cfgs {

@@ -49,6 +49,8 @@ type Ctx struct {
 	// responder is weak so that a Responder the handler dropped can be
 	// collected and its cleanup can answer the notification.
 	responder weak.Pointer[Responder]
+	// after holds what AfterAnswer deferred until the answer.
+	after []func()
 }
 
 // newCtx snapshots n; the Ctx is live until expire.
@@ -69,6 +71,35 @@ func NewTestCtx(n notif.Notif, notifier notif.Notifier) *Ctx {
 }
 
 func (c *Ctx) expire() { c.live.Store(false) }
+
+// AfterAnswer defers fn until the notification has been answered, or held
+// (a handler returned Hold), on the same worker: work that need not keep
+// the task waiting, such as formatting and writing a record whose fields
+// were read from the task's memory while c was live (audit.Recorder does).
+// fn must not read the task's memory: c has expired when it runs. Call it
+// from a handler or from Options.Observe; on a Ctx outside a dispatch loop
+// (NewTestCtx), or after the answer, fn runs at once. A panic in fn is
+// reported to Options.OnError.
+func (c *Ctx) AfterAnswer(fn func()) {
+	c.mu.Lock()
+	if c.srv != nil && c.live.Load() {
+		c.after = append(c.after, fn)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	fn()
+}
+
+// takeAfter returns what AfterAnswer deferred; c has expired, so later
+// calls run at once.
+func (c *Ctx) takeAfter() []func() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fns := c.after
+	c.after = nil
+	return fns
+}
 
 // ID returns the notification ID.
 func (c *Ctx) ID() uint64 { return c.n.ID }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,21 +24,11 @@ func (s *server) newResponder(c *Ctx) *Responder {
 	// runs, the dispatcher answers. c must not reach r (Ctx holds r
 	// weakly), or r would never be collected.
 	runtime.AddCleanup(r, func(c *Ctx) {
-		if policy, ok := s.unhold(c); ok {
+		if policy, ok := s.held.remove(c); ok {
 			_ = s.answer(c, policy.action())
 		}
 	}, c)
 	return r
-}
-
-// unhold removes c from the held notifications and returns its policy;
-// false when c was not held.
-func (s *server) unhold(c *Ctx) (ExceptionPolicy, bool) {
-	s.heldMu.Lock()
-	defer s.heldMu.Unlock()
-	p, ok := s.held[c]
-	delete(s.held, c)
-	return p, ok
 }
 
 // Respond answers the notification with a, which may be any action but
@@ -54,9 +45,55 @@ func (r *Responder) Respond(a Action) error {
 		}
 		return fmt.Errorf("respond: %w", err)
 	}
-	r.s.release(r.c)
+	r.s.held.remove(r.c)
 	return r.s.answer(r.c, a)
 }
 
 // ID returns the held notification's ID.
 func (r *Responder) ID() uint64 { return r.c.n.ID }
+
+// heldSet is the Hold bookkeeping of one Serve: the notifications held and
+// not answered yet, each with the exception policy that answers it if no
+// Responder does, and whether Serve has ended (then nothing more is held).
+type heldSet struct {
+	mu    sync.Mutex
+	m     map[*Ctx]ExceptionPolicy
+	ended bool
+}
+
+// add records c as held with policy, unless it was answered already; false
+// when Serve has ended (c is then not held: the dispatcher answers it).
+func (h *heldSet) add(c *Ctx, policy ExceptionPolicy) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
+		return false
+	}
+	if !c.answered.Load() {
+		if h.m == nil {
+			h.m = make(map[*Ctx]ExceptionPolicy)
+		}
+		h.m[c] = policy
+	}
+	return true
+}
+
+// remove forgets c and returns its policy; false when c was not held.
+func (h *heldSet) remove(c *Ctx) (ExceptionPolicy, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, ok := h.m[c]
+	delete(h.m, c)
+	return p, ok
+}
+
+// end marks Serve ended and returns what is still held, for the caller to
+// answer with each policy.
+func (h *heldSet) end() map[*Ctx]ExceptionPolicy {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ended = true
+	m := h.m
+	h.m = nil
+	return m
+}

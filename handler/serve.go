@@ -24,7 +24,8 @@ type Options struct {
 	Workers int
 	// HandoffAfter is how long a handler may run before another worker
 	// starts receiving: the most a slow handler delays the next
-	// notification. Default 100µs.
+	// notification. Each dispatch arms a runtime timer for it and stops
+	// it on return; nothing ticks between notifications. Default 100µs.
 	HandoffAfter time.Duration
 	// Prefilter, when set, sees each notification first, on the receiving
 	// thread; when it returns true the syscall is answered Continue and no
@@ -98,11 +99,7 @@ type server struct {
 	// no Ctx, so that answering does not allocate.
 	scratch []notif.Resp
 
-	workers        []workerState
-	epoch          time.Time
-	lastStart      atomic.Int64
-	watchdogParked atomic.Bool
-	wakeWatchdog   chan struct{}
+	workers []workerState
 
 	// recvToken holds the right to receive while no worker has it: one
 	// worker at a time waits in Recv, because the kernel wakes every
@@ -110,9 +107,7 @@ type server struct {
 	recvToken chan struct{}
 	stopped   chan struct{}
 
-	heldMu sync.Mutex
-	held   map[*Ctx]ExceptionPolicy
-	ended  bool
+	held heldSet
 }
 
 // Serve receives notifications from n and answers each with the handlers of
@@ -132,7 +127,7 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	if n == nil || t == nil {
 		return errors.New("serve: nil notifier or table")
 	}
-	s := &server{n: n, t: t, held: make(map[*Ctx]ExceptionPolicy)}
+	s := &server{n: n, t: t}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -142,13 +137,6 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 	s.recvToken = make(chan struct{}, 1)
 	s.recvToken <- struct{}{}
 	s.workers = make([]workerState, workers)
-	s.epoch = time.Now()
-	s.wakeWatchdog = make(chan struct{}, 1)
-
-	if l, ok := n.(interface{ SetSyncWakeUp() error }); ok {
-		// Best effort: older kernels work, only slower.
-		_ = l.SetSyncWakeUp()
-	}
 
 	var (
 		wg       sync.WaitGroup
@@ -173,11 +161,6 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 			stop(s.work(w))
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.watchdog()
-	}()
 	allDone := make(chan struct{})
 	go func() {
 		wg.Wait()
@@ -208,7 +191,10 @@ func Serve(ctx context.Context, n notif.Notifier, t *Table, opts *Options) error
 			}
 		}
 	}
-	s.failHeld()
+	for c, policy := range s.held.end() {
+		// Held and never answered.
+		_ = s.answer(c, policy.action())
+	}
 	return result
 }
 
@@ -219,29 +205,45 @@ const (
 	stateHandedOff
 )
 
-// idleAfter is how long without a notification before the watchdog stops
-// ticking.
-const idleAfter = 20 * time.Millisecond
-
-// workerState is what the watchdog sees of a worker.
+// workerState is what a worker's hand-off timer sees of it. A worker in
+// stateBusy holds the receive token: it received the notification it is
+// dispatching.
 type workerState struct {
 	state atomic.Int32
-	// busySince is when the worker started its current dispatch, on
-	// s.clock, 0 when it is not dispatching.
-	busySince atomic.Int64
 }
 
-// clock returns monotonic nanoseconds since Serve started, never 0.
-func (s *server) clock() int64 { return int64(time.Since(s.epoch)) + 1 }
+// handOff gives the receive token to another worker when ws is still
+// dispatching. It runs from ws's hand-off timer. A timer of an earlier
+// dispatch that fires late finds ws idle (nothing happens) or busy with a
+// later dispatch (an early hand-off: harmless, ws holds the token then).
+func (s *server) handOff(ws *workerState) {
+	if ws.state.CompareAndSwap(stateBusy, stateHandedOff) {
+		// One token exists: held by the busy worker until now, so the
+		// channel is empty and the send does not block.
+		s.recvToken <- struct{}{}
+	}
+}
 
 // work is one worker: wait for the receive token, then receive and
-// dispatch until a handler runs long enough that the watchdog handed the
-// token to another worker. It returns the receive error that ended it, nil
-// when Serve stopped first.
+// dispatch until a handler runs long enough that the worker's hand-off
+// timer gave the token to another worker. It returns the receive error
+// that ended it, nil when Serve stopped first.
+//
+// The timer is armed when a dispatch starts and stopped when it ends: a
+// runtime timer that is reset and stopped makes no system call and wakes
+// no thread, so fast handlers cost no timer tick and an idle supervisor
+// no wake-up. Only a handler that outlives HandoffAfter fires it.
 func (s *server) work(w int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	ws := &s.workers[w]
+	after := s.opts.handoffAfter()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	var n notif.Notif
 	for {
 		select {
@@ -254,67 +256,18 @@ func (s *server) work(w int) error {
 				s.recvToken <- struct{}{} // let the others see it too
 				return err
 			}
-			now := s.clock()
 			ws.state.Store(stateBusy)
-			ws.busySince.Store(now)
-			s.lastStart.Store(now)
-			if s.watchdogParked.Load() && s.watchdogParked.CompareAndSwap(true, false) {
-				select {
-				case s.wakeWatchdog <- struct{}{}:
-				default:
-				}
+			if timer == nil {
+				timer = time.AfterFunc(after, func() { s.handOff(ws) })
+			} else {
+				timer.Reset(after)
 			}
 			s.dispatch(w, &n)
-			ws.busySince.Store(0)
+			timer.Stop()
 			if !ws.state.CompareAndSwap(stateBusy, stateIdle) {
 				break // another worker receives now
 			}
 		}
-	}
-}
-
-// watchdog hands the receive token to another worker when a handler has run
-// for HandoffAfter. It ticks only while notifications arrive and parks after
-// idleAfter without one, so that an idle supervisor costs nothing and a busy
-// one pays two atomic stores per notification instead of a timer.
-func (s *server) watchdog() {
-	after := s.opts.handoffAfter()
-	timer := time.NewTimer(after)
-	defer timer.Stop()
-	for {
-		select {
-		case <-s.stopped:
-			return
-		case <-timer.C:
-		}
-		now := s.clock()
-		busy := false
-		for i := range s.workers {
-			ws := &s.workers[i]
-			since := ws.busySince.Load()
-			if since == 0 || ws.state.Load() != stateBusy {
-				continue
-			}
-			if now-since >= int64(after) && ws.state.CompareAndSwap(stateBusy, stateHandedOff) {
-				s.recvToken <- struct{}{}
-				continue
-			}
-			busy = true
-		}
-		if !busy && now-s.lastStart.Load() > int64(idleAfter) {
-			s.watchdogParked.Store(true)
-			// A worker that started after the check above sees parked
-			// and wakes us; one that started before is seen here.
-			if s.clock()-s.lastStart.Load() > int64(idleAfter) {
-				select {
-				case <-s.stopped:
-					return
-				case <-s.wakeWatchdog:
-				}
-			}
-			s.watchdogParked.Store(false)
-		}
-		timer.Reset(after)
 	}
 }
 
@@ -333,6 +286,7 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 	c := newCtx(n, s.n, s.t.arch, s)
 	s.inflight[w].Store(c)
 	defer s.inflight[w].Store(nil)
+	defer s.runAfter(c) // after the answer: deferred calls run last
 
 	var start time.Time
 	if s.opts.Observe != nil {
@@ -340,7 +294,7 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 	}
 	a, policy := s.decide(c)
 	if a.kind == KindHold {
-		if r := c.heldResponder(); r != nil && s.hold(c, policy) {
+		if r := c.heldResponder(); r != nil && s.held.add(c, policy) {
 			// Until c is in held, r's cleanup would not answer it.
 			runtime.KeepAlive(r)
 			if s.opts.Observe != nil {
@@ -364,6 +318,24 @@ func (s *server) dispatch(w int, n *notif.Notif) {
 	}
 	c.expire()
 	s.answer(c, a)
+}
+
+// runAfter runs what handlers and Observe deferred with Ctx.AfterAnswer,
+// once c is answered or held, turning a panic into a reported error.
+func (s *server) runAfter(c *Ctx) {
+	c.expire() // already, on every path but a panic
+	for _, fn := range c.takeAfter() {
+		s.runDeferred(c, fn)
+	}
+}
+
+func (s *server) runDeferred(c *Ctx, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.report(fmt.Errorf("AfterAnswer for %s panicked: %v", c.SyscallName(), r))
+		}
+	}()
+	fn()
 }
 
 // observe runs Options.Observe, turning a panic into a reported error.
@@ -450,16 +422,9 @@ func (s *server) send(c *Ctx, a Action) error {
 func (s *server) inject(c *Ctx, a Action) error {
 	fd := int(a.value)
 	defer unix.Close(fd)
+	// The Notifier answers too, in one step or two (notif.Listener.AddFD).
 	req := notif.AddFD{ID: c.n.ID, Flags: notif.AddFDFlagSend, SrcFD: uint32(fd), NewFDFlags: a.flags}
 	_, err := s.n.AddFD(&req)
-	if errors.Is(err, unix.EINVAL) && notif.HaveAddFDSend.Check() != nil {
-		// Before Linux 5.14: install, then answer with the number.
-		req.Flags = 0
-		var newfd int
-		if newfd, err = s.n.AddFD(&req); err == nil {
-			return s.n.Send(&notif.Resp{ID: c.n.ID, Val: int64(newfd)})
-		}
-	}
 	if err == nil || errors.Is(err, notif.ErrNotificationGone) {
 		return err
 	}
@@ -486,37 +451,6 @@ func (s *server) failStuck(c *Ctx) {
 	s.report(fmt.Errorf("handler for %s still running at shutdown: answered %s", c.SyscallName(), policy))
 	c.expire()
 	_ = s.answer(c, policy.action())
-}
-
-// hold records c as held; false when Serve has ended already.
-func (s *server) hold(c *Ctx, policy ExceptionPolicy) bool {
-	s.heldMu.Lock()
-	defer s.heldMu.Unlock()
-	if s.ended {
-		return false
-	}
-	if !c.answered.Load() {
-		s.held[c] = policy
-	}
-	return true
-}
-
-func (s *server) release(c *Ctx) {
-	s.heldMu.Lock()
-	delete(s.held, c)
-	s.heldMu.Unlock()
-}
-
-// failHeld answers every held notification that was never answered.
-func (s *server) failHeld() {
-	s.heldMu.Lock()
-	s.ended = true
-	held := s.held
-	s.held = nil
-	s.heldMu.Unlock()
-	for c, policy := range held {
-		_ = s.answer(c, policy.action())
-	}
 }
 
 // killTask sends SIGKILL to the process of the trapped thread pid, after

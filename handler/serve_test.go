@@ -818,3 +818,52 @@ func TestObservePanic(t *testing.T) {
 	require.Len(t, errs, 1)
 	assert.ErrorContains(t, errs[0], "Observe for openat panicked: observer bug")
 }
+
+// AfterAnswer runs deferred work once the notification is answered, on
+// the worker: the answer is already sent when it runs, the Ctx has expired
+// (its memory is out of reach), and a panic is reported, not fatal.
+func TestAfterAnswer(t *testing.T) {
+	type seen struct {
+		answered bool
+		live     bool
+	}
+	ran := make(chan seen, 2)
+	var f *notif.Fake
+	tab := handler.NewTable(nil)
+	require.NoError(t, tab.RegisterName("openat", handler.Func(func(c *handler.Ctx) handler.Action {
+		id := c.ID()
+		c.AfterAnswer(func() {
+			answered := slices.ContainsFunc(f.Responses(), func(r notif.Resp) bool { return r.ID == id })
+			ran <- seen{answered: answered, live: c.Valid() == nil}
+		})
+		return handler.ReturnValue(5)
+	})))
+	require.NoError(t, tab.RegisterName("close", handler.Func(func(c *handler.Ctx) handler.Action {
+		c.AfterAnswer(func() { panic("after") })
+		return handler.ReturnValue(0)
+	})))
+	f = notif.NewFake()
+	f.Record = true
+	r := serveOn(t, f, tab, nil)
+
+	id := r.push(trap(t, "openat"))
+	assert.Equal(t, notif.Resp{ID: id, Val: 5}, r.answer(id))
+	select {
+	case s := <-ran:
+		assert.True(t, s.answered, "the answer was sent before the deferred call")
+		assert.False(t, s.live, "the Ctx has expired")
+	case <-time.After(timeout):
+		t.Fatal("the deferred call never ran")
+	}
+
+	id = r.push(trap(t, "close"))
+	assert.Equal(t, notif.Resp{ID: id, Val: 0}, r.answer(id))
+	require.Eventually(t, func() bool { return len(r.Errors()) == 1 }, timeout, time.Millisecond)
+	assert.Contains(t, r.Errors()[0].Error(), "AfterAnswer for close panicked")
+
+	// Outside a dispatch loop it runs at once.
+	c := handler.NewTestCtx(trap(t, "openat"), notif.NewFake())
+	now := false
+	c.AfterAnswer(func() { now = true })
+	assert.True(t, now)
+}

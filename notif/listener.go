@@ -37,6 +37,10 @@ type Listener struct {
 	stopping atomic.Bool
 	blocking atomic.Bool
 	killable atomic.Bool
+	// noSyncWakeUp is the NoSyncWakeUp option; syncWakeUp whether the
+	// kernel took the flag.
+	noSyncWakeUp bool
+	syncWakeUp   atomic.Bool
 }
 
 var _ Notifier = (*Listener)(nil)
@@ -49,9 +53,27 @@ const closeTimeout = 5 * time.Second
 // time; the fd is left open.
 var ErrRecvStuck = errors.New("a receiver is still blocked in SECCOMP_IOCTL_NOTIF_RECV")
 
+// ListenerOption is a setting of a Listener, given to NewListener.
+type ListenerOption func(*Listener)
+
+// BlockingRecv makes Recv wait in the RECV ioctl itself instead of in
+// poll(): see SetBlockingRecv.
+func BlockingRecv() ListenerOption { return func(l *Listener) { l.blocking.Store(true) } }
+
+// WaitKillableRecv tells the Listener that its filter was installed with
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: see SetWaitKillableRecv.
+func WaitKillableRecv() ListenerOption { return func(l *Listener) { l.killable.Store(true) } }
+
+// NoSyncWakeUp leaves SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP off, which
+// NewListener otherwise asks for.
+func NoSyncWakeUp() ListenerOption { return func(l *Listener) { l.noSyncWakeUp = true } }
+
 // NewListener takes ownership of fd, a seccomp listener returned by
-// seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, ...).
-func NewListener(fd int) (*Listener, error) {
+// seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, ...),
+// with its settings. It asks the kernel for the synchronous wake-up
+// (SetSyncWakeUp) unless told NoSyncWakeUp; on a kernel without it the
+// Listener works, only slower (SyncWakeUpEnabled says which).
+func NewListener(fd int, opts ...ListenerOption) (*Listener, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("new listener: invalid fd %d", fd)
 	}
@@ -59,8 +81,19 @@ func NewListener(fd int) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new listener: eventfd: %w", err)
 	}
-	return &Listener{fd: fd, wake: wake}, nil
+	l := &Listener{fd: fd, wake: wake}
+	for _, o := range opts {
+		o(l)
+	}
+	if !l.noSyncWakeUp {
+		_ = l.SetSyncWakeUp() // best effort
+	}
+	return l, nil
 }
+
+// SyncWakeUpEnabled reports whether the kernel switches directly between
+// the trapped task and the receiving thread for this listener.
+func (l *Listener) SyncWakeUpEnabled() bool { return l.syncWakeUp.Load() }
 
 // FD returns the listener's file descriptor, still owned by the Listener.
 func (l *Listener) FD() int { return l.fd }
@@ -138,8 +171,19 @@ func (l *Listener) waitReadable() (bool, error) {
 // Shutdown and Close can no longer wake a blocked Recv. It returns when a
 // notification arrives or when every task under the filter has exited. Use
 // it only when the owner ends a run by killing every supervised task, as the
-// sandbox runner does when process groups are confined.
+// sandbox runner does when process groups are confined. The BlockingRecv
+// option of NewListener sets it when the Listener is made, before any
+// Recv.
 func (l *Listener) SetBlockingRecv(on bool) { l.blocking.Store(on) }
+
+// TargetsExited reports whether every task under the listener's filter has
+// exited (poll() reports POLLHUP), without waiting. It is false after
+// Close.
+func (l *Listener) TargetsExited() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return !l.closed.Load() && l.hungUp()
+}
 
 // hungUp reports whether poll sees POLLHUP on the listener: no task uses
 // the filter any more.
@@ -188,7 +232,9 @@ func (l *Listener) IDValid(id uint64) error {
 
 // AddFD installs a copy of a.SrcFD in the trapped process and returns its
 // number there. With AddFDFlagSend the notification is answered with that
-// number (Linux 5.14+).
+// number: in one ioctl on Linux 5.14+, in two (ADDFD, then SEND) before
+// that and under SetWaitKillableRecv. This is the only emulation of
+// AddFDFlagSend; callers need none.
 func (l *Listener) AddFD(a *AddFD) (int, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -201,6 +247,12 @@ func (l *Listener) AddFD(a *AddFD) (int, error) {
 		req.Flags &^= AddFDFlagSend
 	}
 	fd, err := ioctlAddFD(l.fd, &req)
+	if err == unix.EINVAL && req.Flags&AddFDFlagSend != 0 && HaveAddFDSend.Check() != nil {
+		// Before Linux 5.14: install, then answer with the number.
+		req.Flags &^= AddFDFlagSend
+		twoStep = true
+		fd, err = ioctlAddFD(l.fd, &req)
+	}
 	if err != nil {
 		if err == unix.ENOENT {
 			return -1, gone("addfd", a.ID)
@@ -232,11 +284,15 @@ func (l *Listener) AddFD(a *AddFD) (int, error) {
 // descriptor the task already had. An interrupted ADDFD without SEND is
 // withdrawn or completed whole and restarted, and with killable waits the
 // task cannot leave its syscall between the two steps but by dying.
+//
+// The WaitKillableRecv option of NewListener sets it when the Listener is
+// made.
 func (l *Listener) SetWaitKillableRecv(on bool) { l.killable.Store(on) }
 
 // SetSyncWakeUp asks the kernel to switch directly between the trapped task
 // and the receiving thread (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6+).
-// On older kernels it returns an error matching ErrNotSupported.
+// On older kernels it returns an error matching ErrNotSupported. NewListener
+// does it already unless told NoSyncWakeUp.
 func (l *Listener) SetSyncWakeUp() error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -249,6 +305,7 @@ func (l *Listener) SetSyncWakeUp() error {
 		}
 		return fmt.Errorf("set sync wake-up: %w", err)
 	}
+	l.syncWakeUp.Store(true)
 	return nil
 }
 

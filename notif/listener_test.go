@@ -198,3 +198,32 @@ func TestListenerShutdownWakesRecv(t *testing.T) {
 	c.go_(t)
 	require.Equal(t, "-1 ENOSYS", c.result(t))
 }
+
+// TestListenerTargetsExited: TargetsExited is false while the child lives,
+// true once it has exited, and false after Close.
+func TestListenerTargetsExited(t *testing.T) {
+	c := startChild(t, 0)
+	require.False(t, c.l.TargetsExited(), "child alive")
+	c.go_(t)
+	require.NoError(t, c.cmd.Wait())
+	require.True(t, c.l.TargetsExited(), "child exited")
+	require.NoError(t, c.l.Close())
+	require.False(t, c.l.TargetsExited(), "after Close")
+}
+
+// TestListenerSyncWakeUpByDefault: NewListener asks for the synchronous
+// wake-up where the kernel has it, unless told NoSyncWakeUp.
+func TestListenerSyncWakeUpByDefault(t *testing.T) {
+	if err := notif.HaveSyncWakeUp.Check(); err != nil {
+		t.Skip(err)
+	}
+	c := startChild(t, 0)
+	require.True(t, c.l.SyncWakeUpEnabled(), "default")
+
+	dup, err := unix.FcntlInt(uintptr(c.l.FD()), unix.F_DUPFD_CLOEXEC, 0)
+	require.NoError(t, err)
+	l, err := notif.NewListener(dup, notif.NoSyncWakeUp())
+	require.NoError(t, err)
+	defer l.Close()
+	require.False(t, l.SyncWakeUpEnabled(), "NoSyncWakeUp")
+}

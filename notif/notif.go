@@ -113,7 +113,9 @@ type Notifier interface {
 	// when it is, ErrNotificationGone when not.
 	IDValid(id uint64) error
 	// AddFD installs a descriptor in the trapped process and returns its
-	// number there. With AddFDFlagSend the notification is answered too.
+	// number there. With AddFDFlagSend the notification is answered too,
+	// on every kernel: an implementation emulates the flag where the
+	// kernel lacks it (Linux before 5.14).
 	AddFD(a *AddFD) (int, error)
 	// Shutdown makes blocked and future Recv calls return ErrClosed and
 	// leaves Send, IDValid and AddFD working, so that notifications in

@@ -170,23 +170,28 @@ func (c *Cmd) Start() error {
 	if err := c.ctx.Err(); err != nil {
 		return err
 	}
+	keepSupervisorOutOfReach()
+	// The helper first: its exec and runtime start run while the config
+	// (the filter's compilation most of all) is built here.
+	l, err := startHelper(c)
+	if err != nil {
+		return err
+	}
 	cfg, err := c.helperConfig()
 	if err != nil {
-		return err
+		return l.abort(c, err)
 	}
-	keepSupervisorOutOfReach()
+	if err := l.sendConfig(cfg); err != nil {
+		return l.abort(c, err)
+	}
 	c.confiner = newConfiner(cfg, c.Policy.Identity, c.confinedThreads())
-	l, err := startHelper(c, cfg)
-	if err != nil {
-		return err
-	}
 	c.guard.sid.Store(int64(l.helper.Process.Pid)) // Setsid: the session is the helper's
 	c.confiner.target(l.helper.Process.Pid)
 	fd, err := l.listener()
 	if err != nil {
 		return l.abort(c, err)
 	}
-	if err := c.serve(fd); err != nil {
+	if err := c.serve(fd, cfg.WaitKillable); err != nil {
 		return l.abort(c, err)
 	}
 	if err := l.awaitExec(); err != nil {
@@ -210,21 +215,22 @@ func (c *Cmd) confinedThreads() int {
 // serve starts the dispatch loop on the listener fd. Until the helper's
 // execve of the command, every notification is the helper's own and is
 // answered Continue without reaching the handlers.
-func (c *Cmd) serve(fd int) error {
-	l, err := notif.NewListener(fd)
-	if err != nil {
-		unix.Close(fd)
-		return err
-	}
+func (c *Cmd) serve(fd int, waitKillable bool) error {
+	var lopts []notif.ListenerOption
 	if !c.Policy.AllowProcessGroups {
 		// Every task stays in the session that Wait kills, and its
 		// death wakes a blocked RECV: skip the poll() per
 		// notification.
-		l.SetBlockingRecv(true)
+		lopts = append(lopts, notif.BlockingRecv())
 	}
-	if notif.HaveWaitKillableRecv.Check() == nil {
-		// seccomp.Install asked for it, and the kernel has it.
-		l.SetWaitKillableRecv(true)
+	if waitKillable {
+		// The helper installed the filter with it (or failed).
+		lopts = append(lopts, notif.WaitKillableRecv())
+	}
+	l, err := notif.NewListener(fd, lopts...)
+	if err != nil {
+		unix.Close(fd)
+		return err
 	}
 	c.listener = l
 
@@ -335,6 +341,9 @@ func (c *Cmd) helperConfig() (*helperConfig, error) {
 		Layer:     c.Policy.policyLayer(path),
 		Isolation: iso,
 		Rlimits:   c.Policy.rlimits(),
+		// Where the kernel has it, so that a received notification
+		// ends only with its answer or the task's death.
+		WaitKillable: notif.HaveWaitKillableRecv.Check() == nil,
 	}, nil
 }
 
@@ -367,16 +376,29 @@ func (c *Cmd) waitExit() {
 // process groups: job control may have made more than one).
 func (c *Cmd) killGroup() {
 	if c.helper != nil && c.helper.Process != nil {
-		killSession(c.helper.Process.Pid)
+		killSession(c.helper.Process.Pid, c.targetsExited)
 		_ = c.helper.Process.Kill()
 	}
 }
 
+// targetsExited reports whether every task under the command's filter has
+// exited. Every process of the run's session is under it (the helper
+// installs the filter before it executes the command, and a process joins
+// no session but its parent's or a new one), so then none is left to kill.
+func (c *Cmd) targetsExited() bool {
+	return c.listener != nil && c.listener.TargetsExited()
+}
+
 // killSession kills the processes of session sid until none is left (a
 // process may fork between a scan and its kill; SIGKILL then stops its
-// children from forking again), for a bounded number of rounds.
-func killSession(sid int) {
+// children from forking again), for a bounded number of rounds. The scan
+// of /proc (a millisecond on a busy host) is skipped when gone reports
+// that no process of the session can be left.
+func killSession(sid int, gone func() bool) {
 	_ = unix.Kill(-sid, unix.SIGKILL)
+	if gone != nil && gone() {
+		return
+	}
 	for range 16 {
 		pids, err := runset.SessionMembers(sid)
 		if err != nil || len(pids) == 0 {

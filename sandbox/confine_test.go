@@ -48,7 +48,8 @@ func BenchmarkDirectCall(b *testing.B) {
 }
 
 // TestConfinerConcurrent: more callers than threads, each sees its own
-// work done when do returns, also when the threads park between calls.
+// work done when do returns, also when the threads wait a while between
+// calls.
 func TestConfinerConcurrent(t *testing.T) {
 	c := testConfiner(t)
 	var wg sync.WaitGroup
@@ -63,11 +64,55 @@ func TestConfinerConcurrent(t *testing.T) {
 				require.Equal(t, i+g, mine)
 				total.Add(1)
 				if i%50 == 0 {
-					time.Sleep(2 * threadSpin) // let the threads park
+					time.Sleep(time.Millisecond) // a pause between bursts
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	require.Equal(t, int64(1600), total.Load())
+}
+
+// TestConfinerGrowsOnDemand: one thread serves callers that come one at a
+// time; callers at once get more threads, up to the bound.
+func TestConfinerGrowsOnDemand(t *testing.T) {
+	c := testConfiner(t) // at most 2 threads
+	for range 50 {
+		require.NoError(t, c.do(func() {}))
+	}
+	c.mu.Lock()
+	require.Len(t, c.all, 1, "sequential calls")
+	c.mu.Unlock()
+
+	// Two jobs that each wait for the other can only finish on two
+	// threads at once. On failure the cleanup releases them, so that
+	// closing the confiner does not wait for them forever.
+	var arrived atomic.Int32
+	allIn, release := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(release) }) // runs before the confiner's
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			errs <- c.do(func() {
+				if arrived.Add(1) == 2 {
+					close(allIn)
+				}
+				select {
+				case <-allIn:
+				case <-release:
+				}
+			})
+		}()
+	}
+	for range 2 {
+		select {
+		case err := <-errs:
+			require.NoError(t, err)
+		case <-time.After(time.Minute):
+			t.Fatal("two jobs that wait for each other never ran at once")
+		}
+	}
+	c.mu.Lock()
+	require.Len(t, c.all, 2, "concurrent calls")
+	c.mu.Unlock()
 }

@@ -53,6 +53,10 @@ type helperConfig struct {
 	Isolation  *isolationConfig
 	Rlimits    []rlimit `json:",omitempty"`
 	NoNewPrivs bool
+	// WaitKillable: the filter is installed with
+	// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, or the helper fails; without
+	// it, never. The supervisor decides, so that its Listener knows.
+	WaitKillable bool `json:",omitempty"`
 }
 
 type rlimit struct {
@@ -85,7 +89,11 @@ func runHelper(extra int) {
 	// Everything the target needs is ready: from here on, every syscall
 	// of this thread may be trapped, and the supervisor answers them
 	// Continue until the execve below.
-	if _, err := seccomp.Install(prog, seccomp.InstallOptions{Listener: true}); err != nil {
+	killable := seccomp.FlagOff
+	if cfg.WaitKillable {
+		killable = seccomp.FlagRequired
+	}
+	if _, err := seccomp.InstallReport(prog, seccomp.InstallOptions{Listener: true, WaitKillableRecv: killable}); err != nil {
 		h.fail(exitSetupFailed, err)
 	}
 	if static != nil {

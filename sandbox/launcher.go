@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +22,8 @@ import (
 // two pipes:
 //
 //	config  supervisor -> helper: the helperConfig as JSON, then EOF
-//	status  helper -> supervisor: installingMark just before the filter is
+//	status  helper -> supervisor: installingMark, the number the listener
+//	        will get and a newline ("+5\n") just before the filter is
 //	        installed, then either "CODE message" (the helper failed and
 //	        exits with CODE) or EOF (close-on-exec: the command runs)
 //
@@ -54,15 +56,16 @@ func helperFDs(extra int) (config, status int) { return 3 + extra, 4 + extra }
 type launcher struct {
 	helper *exec.Cmd
 	status *os.File // read end
-	pidfd  int
+	config *os.File // write end, until sendConfig
+	// pending is what was read from status after the mark's line.
+	pending []byte
+	pidfd   int
 }
 
-// startHelper starts the helper of c and sends it cfg.
-func startHelper(c *Cmd, cfg *helperConfig) (*launcher, error) {
-	payload, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: encode helper config: %w", err)
-	}
+// startHelper starts the helper of c. The helper waits for its config,
+// which sendConfig gives it: its exec and Go runtime start overlap the
+// building of the config here.
+func startHelper(c *Cmd) (*launcher, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: find own executable: %w", err)
@@ -121,16 +124,28 @@ func startHelper(c *Cmd, cfg *helperConfig) (*launcher, error) {
 		statusR.Close()
 		return nil, fmt.Errorf("sandbox: start helper: %w", err)
 	}
-	l := &launcher{helper: h, status: statusR, pidfd: -1}
+	l := &launcher{helper: h, status: statusR, config: cfgW, pidfd: -1}
 	if l.pidfd, err = unix.PidfdOpen(h.Process.Pid, 0); err != nil {
-		cfgW.Close()
 		return nil, l.abort(c, fmt.Errorf("sandbox: pidfd_open: %w", err))
 	}
-	go func() {
-		_, _ = cfgW.Write(payload)
-		cfgW.Close()
-	}()
 	return l, nil
+}
+
+// sendConfig sends cfg to the helper and closes the config pipe.
+func (l *launcher) sendConfig(cfg *helperConfig) error {
+	payload, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("sandbox: encode helper config: %w", err)
+	}
+	w := l.config
+	l.config = nil
+	go func() {
+		// A helper that died never reads it: the write fails (EPIPE)
+		// and the death is seen by listener.
+		_, _ = w.Write(payload)
+		w.Close()
+	}()
+	return nil
 }
 
 // listener copies the helper's listener fd into this process once the
@@ -155,33 +170,46 @@ func (l *launcher) listener() (int, error) {
 		}
 		break
 	}
-	var mark [1]byte
-	if n, _ := l.status.Read(mark[:]); n == 0 {
-		return -1, exited
-	}
-	if mark[0] != installingMark {
-		rest, _ := io.ReadAll(l.status)
-		return -1, helperError(string(mark[:]) + string(rest))
+	expected, err := l.readMark()
+	if err != nil {
+		return -1, err
 	}
 
-	// The install takes microseconds: look for the listener.
+	// The install takes microseconds: look for the listener, first at
+	// the number the helper expects it to get, then in its fd table.
+	// Short waits are nanosleeps: the runtime rounds a time.Sleep below
+	// a millisecond up to one when the process is otherwise idle.
 	fdDir := "/proc/" + strconv.Itoa(l.helper.Process.Pid) + "/fd"
 	deadline := time.Now().Add(listenerTimeout)
-	for wait := time.Microsecond; ; {
-		if n, ok := findListenerFD(fdDir); ok {
-			fd, err := unix.PidfdGetfd(l.pidfd, n, 0)
-			if err != nil {
-				return -1, fmt.Errorf("pidfd_getfd: %w", err)
+	for try := 0; ; try++ {
+		if expected >= 0 {
+			if fd, err := unix.PidfdGetfd(l.pidfd, expected, 0); err == nil {
+				if isListener(fd) {
+					return fd, nil
+				}
+				unix.Close(fd) // not (yet) the listener
 			}
-			if isListener(fd) {
-				return fd, nil
+		}
+		// The guess is right unless the helper opened a descriptor in
+		// between: the scan of its fd table (tens of microseconds)
+		// waits a while.
+		if expected < 0 || try >= guessOnly {
+			if n, ok := findListenerFD(fdDir); ok {
+				fd, err := unix.PidfdGetfd(l.pidfd, n, 0)
+				if err != nil {
+					return -1, fmt.Errorf("pidfd_getfd: %w", err)
+				}
+				if isListener(fd) {
+					return fd, nil
+				}
+				unix.Close(fd) // the number was reused in between
+				continue
 			}
-			unix.Close(fd) // the number was reused in between
-			continue
 		}
 		if pollNow([]unix.PollFd{{Fd: int32(l.pidfd), Events: unix.POLLIN}}) {
 			// It exited; an error may be waiting on the status pipe.
-			if msg, _ := io.ReadAll(l.status); len(msg) > 0 {
+			if msg, _ := io.ReadAll(l.status); len(l.pending)+len(msg) > 0 {
+				msg = append(l.pending, msg...)
 				return -1, helperError(string(msg))
 			}
 			return -1, exited
@@ -189,17 +217,55 @@ func (l *launcher) listener() (int, error) {
 		if time.Now().After(deadline) {
 			return -1, fmt.Errorf("helper did not install its filter within %s", listenerTimeout)
 		}
-		time.Sleep(wait)
-		if wait < time.Millisecond {
-			wait *= 2
+		if try < shortWaits {
+			_ = unix.Nanosleep(&unix.Timespec{Nsec: int64(shortWait)}, nil)
+		} else {
+			time.Sleep(time.Millisecond)
 		}
 	}
+}
+
+// The listener search waits shortWait between looks, shortWaits times, then
+// a millisecond; it looks only at the expected number for the first
+// guessOnly looks.
+const (
+	shortWait  = 20 * time.Microsecond
+	shortWaits = 100
+	guessOnly  = 10
+)
+
+// readMark reads the helper's installingMark line and returns the
+// listener's expected number, -1 when the line has none. What follows the
+// line in the same read is kept for awaitExec.
+func (l *launcher) readMark() (int, error) {
+	buf := make([]byte, 64)
+	n, _ := l.status.Read(buf)
+	if n == 0 {
+		return -1, errors.New("helper exited before installing its filter")
+	}
+	buf = buf[:n]
+	if buf[0] != installingMark {
+		rest, _ := io.ReadAll(l.status)
+		return -1, helperError(string(buf) + string(rest))
+	}
+	line, rest, ok := bytes.Cut(buf[1:], []byte{'\n'})
+	if !ok {
+		// An older helper, or a line split across reads: search.
+		return -1, nil
+	}
+	l.pending = rest
+	expected, err := strconv.Atoi(string(line))
+	if err != nil || expected < 0 {
+		return -1, nil
+	}
+	return expected, nil
 }
 
 // awaitExec waits for the helper's execve of the command (EOF on the status
 // pipe) or its report of a failure.
 func (l *launcher) awaitExec() error {
 	msg, _ := io.ReadAll(l.status)
+	msg = append(l.pending, msg...)
 	if len(msg) > 0 {
 		return helperError(string(msg))
 	}
@@ -223,6 +289,9 @@ func (l *launcher) abort(c *Cmd, err error) error {
 	_ = l.helper.Wait()
 	c.finish()
 	l.status.Close()
+	if l.config != nil {
+		l.config.Close()
+	}
 	if l.pidfd >= 0 {
 		unix.Close(l.pidfd)
 	}
@@ -260,9 +329,18 @@ func (h *helperEnd) config() (*helperConfig, error) {
 	return &cfg, nil
 }
 
-// installing tells the supervisor that the filter goes on now.
+// installing tells the supervisor that the filter goes on now, and the
+// number the listener will get: the lowest free one, the kernel's choice
+// for a new descriptor (nothing opens one between here and the install;
+// the supervisor checks what it finds there all the same).
 func (h *helperEnd) installing() {
-	if _, err := h.status.Write([]byte{installingMark}); err != nil {
+	mark := []byte{installingMark}
+	if fd, err := unix.FcntlInt(h.status.Fd(), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+		unix.Close(fd)
+		mark = strconv.AppendInt(mark, int64(fd), 10)
+	}
+	mark = append(mark, '\n')
+	if _, err := h.status.Write(mark); err != nil {
 		h.fail(exitSetupFailed, fmt.Errorf("report to supervisor: %w", err))
 	}
 }

@@ -102,8 +102,9 @@
 //   - Notify and InstallOptions.Listener (SECCOMP_FILTER_FLAG_NEW_LISTENER):
 //     Linux 5.0
 //   - SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, requested with the listener:
-//     Linux 5.19; on older kernels Install retries without it, and then a
-//     non-fatal signal (Go's preemption SIGURG) can interrupt a syscall
-//     waiting for the supervisor's answer
+//     Linux 5.19; on older kernels Install retries without it (unless
+//     InstallOptions.WaitKillableRecv is FlagRequired; InstallReport says
+//     which), and then a non-fatal signal (Go's preemption SIGURG) can
+//     interrupt a syscall waiting for the supervisor's answer
 //   - cache of always-allowed syscalls: Linux 5.11
 package seccomp

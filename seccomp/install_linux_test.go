@@ -276,3 +276,46 @@ func TestKernelAcceptsBigProgram(t *testing.T) {
 		}
 	}
 }
+
+// installReportChild installs a getppid Notify filter with a listener and
+// the given choice of SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
+func installReportChild(t *testing.T, choice seccomp.FlagChoice) (seccomp.Installed, error) {
+	t.Helper()
+	runtime.LockOSThread()
+	getppid := nativeNr(t, "getppid")
+	p := mustCompile(t, &seccomp.Filter{Rules: []seccomp.Rule{{Syscall: getppid, Action: seccomp.Notify}}})
+	return seccomp.InstallReport(p, seccomp.InstallOptions{Listener: true, WaitKillableRecv: choice})
+}
+
+// TestInstallReportOff: FlagOff installs the listener without the
+// killable wait, and says so.
+func TestInstallReportOff(t *testing.T) {
+	if !isChild(t) {
+		requireChildPassed(t)
+		return
+	}
+	r, err := installReportChild(t, seccomp.FlagOff)
+	require.NoError(t, err)
+	defer unix.Close(r.ListenerFD)
+	require.GreaterOrEqual(t, r.ListenerFD, 0)
+	assert.Equal(t, uint(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER), r.Flags)
+	assert.False(t, r.WaitKillableRecv())
+}
+
+// TestInstallReportRequired: FlagRequired either gets the killable wait
+// and says so, or fails (a kernel before 5.19); it never drops it.
+func TestInstallReportRequired(t *testing.T) {
+	if !isChild(t) {
+		requireChildPassed(t)
+		return
+	}
+	r, err := installReportChild(t, seccomp.FlagRequired)
+	if err != nil {
+		require.ErrorIs(t, err, unix.EINVAL)
+		assert.Equal(t, -1, r.ListenerFD)
+		return
+	}
+	defer unix.Close(r.ListenerFD)
+	assert.True(t, r.WaitKillableRecv())
+	assert.Equal(t, uint(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER|unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV), r.Flags)
+}

@@ -184,9 +184,12 @@ var (
 )
 
 // Observe records one answered syscall; it has the signature of
-// handler.Options.Observe, which calls it while c is live.
+// handler.Options.Observe, which calls it while c is live. It reads what it
+// needs from the task's memory now, and formats and writes the line after
+// the answer (Ctx.AfterAnswer): the task does not wait for that.
 func (r *Recorder) Observe(c *handler.Ctx, a handler.Action, latency time.Duration) {
-	_ = r.Write(NewRecord(r.now(), c, a, latency))
+	rec := NewRecord(r.now(), c, a, latency)
+	c.AfterAnswer(func() { _ = r.Write(rec) })
 }
 
 // Handle records the syscall without an action and answers Continue.

@@ -303,7 +303,7 @@ func TestPointersStopAtUnmappedPage(t *testing.T) {
 }
 
 func TestSignatures(t *testing.T) {
-	for name, spec := range signatures {
+	for name, spec := range signatures() {
 		known := false
 		for _, a := range syscalls.Arches() {
 			_, err := a.Number(name)
@@ -340,7 +340,7 @@ func TestSignatures(t *testing.T) {
 }
 
 func TestPathArgs(t *testing.T) {
-	for name, i := range pathArgs {
+	for name, i := range pathArgs() {
 		known := false
 		for _, a := range syscalls.Arches() {
 			_, err := a.Number(name)
@@ -348,7 +348,7 @@ func TestPathArgs(t *testing.T) {
 		}
 		require.True(t, known, "%s is no syscall", name)
 		require.True(t, i >= 0 && i < 6, name)
-		if spec, ok := signatures[name]; ok {
+		if spec, ok := signatures()[name]; ok {
 			require.Equal(t, kPath, spec[i].kind, "%s: argument %d is not a path in its signature", name, i)
 		}
 	}

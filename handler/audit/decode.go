@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -59,8 +60,10 @@ type argSpec struct {
 }
 
 // byArch are the signatures of each arch, from the model: every syscall
-// args.Names lists is decoded, argument by argument.
-var byArch = func() map[*syscalls.Arch]map[string][]argSpec {
+// args.Names lists is decoded, argument by argument. Built on first use, not
+// at start-up: every process of a program importing this package pays for
+// its initializers, the sandbox's re-executed helper included.
+var byArch = sync.OnceValue(func() map[*syscalls.Arch]map[string][]argSpec {
 	m := map[*syscalls.Arch]map[string][]argSpec{}
 	for _, arch := range syscalls.Arches() {
 		m[arch] = map[string][]argSpec{}
@@ -74,32 +77,32 @@ var byArch = func() map[*syscalls.Arch]map[string][]argSpec {
 		}
 	}
 	return m
-}()
+})
 
 // signatures are the decoded syscalls of any arch, by name; where the
 // arguments depend on the arch (clone), x86_64's. Decode uses the
-// notification's arch (see signature).
-var signatures = func() map[string][]argSpec {
+// notification's arch (see signature). Built on first use.
+var signatures = sync.OnceValue(func() map[string][]argSpec {
 	m := map[string][]argSpec{}
 	for _, arch := range syscalls.Arches() {
-		for name, spec := range byArch[arch] {
+		for name, spec := range byArch()[arch] {
 			if _, ok := m[name]; !ok {
 				m[name] = spec
 			}
 		}
 	}
 	return m
-}()
+})
 
 func signature(name string, arch *syscalls.Arch) ([]argSpec, bool) {
-	s, ok := byArch[arch][name]
+	s, ok := byArch()[arch][name]
 	return s, ok
 }
 
 // Decoded reports whether the named syscall's arguments are decoded (the
 // others are recorded raw only) on some arch.
 func Decoded(name string) bool {
-	_, ok := signatures[name]
+	_, ok := signatures()[name]
 	return ok
 }
 
