@@ -330,6 +330,11 @@ func (r *run) waitWithin(t testing.TB, d time.Duration, unstick func()) (time.Du
 	case <-time.After(d):
 	}
 	t.Errorf("Wait did not return within %s", d)
+	if r.Process != nil {
+		t.Logf("the command's threads:\n%s", taskStates(r.Process.Pid))
+	}
+	buf := make([]byte, 1<<20)
+	t.Logf("this process's goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 	if unstick != nil {
 		unstick()
 	}
@@ -343,4 +348,27 @@ func (r *run) kill() {
 	if r.Process != nil {
 		_ = unix.Kill(r.Process.Pid, unix.SIGKILL)
 	}
+}
+
+// taskStates lists the threads of pid with their state, the syscall each
+// is in (/proc/PID/task/TID/syscall) and its kernel wait channel: what a
+// stuck run was doing.
+func taskStates(pid int) string {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		stat, _ := os.ReadFile(dir + "/" + e.Name() + "/stat")
+		call, _ := os.ReadFile(dir + "/" + e.Name() + "/syscall")
+		wchan, _ := os.ReadFile(dir + "/" + e.Name() + "/wchan")
+		state := ""
+		if end := bytes.LastIndexByte(stat, ')'); end > 0 && end+3 < len(stat) {
+			state = string(stat[end+2 : end+3])
+		}
+		fmt.Fprintf(&b, "tid %s state %s syscall %s wchan %s\n", e.Name(), state, strings.TrimSpace(string(call)), wchan)
+	}
+	return b.String()
 }

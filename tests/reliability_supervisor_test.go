@@ -116,8 +116,8 @@ func supervisorStopped(t *testing.T) (int, int) {
 		hostile(t), "inject", strconv.Itoa(threads), strconv.Itoa(iters))
 	sup.Env = append(os.Environ(), supervisorEnv+"=inject")
 	lines := startSupervisor(t, sup)
-	pid := waitLineField(t, lines, "supervisor pid=", "pid")
-	waitLine(t, lines, "inject pid=")
+	got := waitLines(t, lines, "supervisor pid=", "inject pid=") // in any order
+	pid := lineField(t, got["supervisor pid="], "supervisor pid=", "pid")
 	done := make(chan struct{})
 	stops := 0
 	go func() {
