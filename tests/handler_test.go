@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -261,7 +262,7 @@ func TestCtxFields(t *testing.T) {
 		ip         uint64
 		args       [6]uint64
 		arg5       uint64
-		threadOf   bool
+		tgid       string
 	}
 	got := make(chan seen, 1)
 	observed := make(chan string, 1)
@@ -274,12 +275,21 @@ func TestCtxFields(t *testing.T) {
 		}
 	}}
 	r.handle(t, "getppid", func(c *handler.Ctx) handler.Action {
-		_, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", r.Process.Pid, c.Pid()))
+		// The thread's process, checked against the command's pid
+		// after the run: r.Process may not be set yet when the command
+		// makes its first call.
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Pid()))
+		tgid := ""
+		for line := range strings.Lines(string(status)) {
+			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+				tgid = strings.TrimSpace(v)
+			}
+		}
 		select {
 		case got <- seen{
 			nr: c.Syscall(), pid: c.Pid(), name: c.SyscallName(), arch: c.Arch().String(),
 			audit: c.Notif().Data.Arch, ip: c.InstructionPointer(), args: c.Args(), arg5: c.Arg(5),
-			threadOf: err == nil,
+			tgid: tgid,
 		}:
 		default:
 		}
@@ -299,7 +309,7 @@ func TestCtxFields(t *testing.T) {
 	require.NotZero(t, s.ip)
 	require.Equal(t, want, s.args)
 	require.Equal(t, want[5], s.arg5)
-	require.True(t, s.threadOf, "pid %d is a thread of the victim", s.pid)
+	require.Equal(t, strconv.Itoa(r.Process.Pid), s.tgid, "pid %d is a thread of the victim", s.pid)
 	require.Equal(t, "return:"+strconv.Itoa(0x1111+0x2222+0x3333+0x4444+0x5555+0x6666), receive(t, observed, time.Second, "Observe call"))
 }
 

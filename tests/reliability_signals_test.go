@@ -137,6 +137,9 @@ func injections(t *testing.T, mode string, round int) {
 				if len(tids) > 0 && unix.Tgkill(self, tids[i%len(tids)], unix.SIGURG) == nil {
 					supSignals.Add(1)
 				}
+				if len(tids) > 0 && i%len(tids) == len(tids)-1 {
+					time.Sleep(10 * time.Microsecond) // paced as the victim's storm is
+				}
 			}
 		}()
 	}

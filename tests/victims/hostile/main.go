@@ -659,6 +659,16 @@ func cmdInject(args []string) {
 			if i%4 == 0 && unix.Tgkill(pid, tid, unix.SIGUSR1) == nil {
 				usr.Add(1)
 			}
+			if i%len(all) == len(all)-1 {
+				// A pause per round: a signal that comes before the
+				// supervisor has taken the notification restarts the
+				// open, and an unpaced storm on a loaded machine can
+				// restart every open for ever. The pause grows with
+				// the load, as the supervisor's delays do
+				// (nanosleep itself: time.Sleep may open the
+				// runtime's poller descriptors, which the run counts)
+				_ = unix.Nanosleep(&unix.Timespec{Nsec: 20_000}, nil)
+			}
 		}
 	}()
 	wg.Wait()
