@@ -88,7 +88,11 @@ type Cmd struct {
 	pidfd    int
 	waitOnce sync.Once
 	waitErr  error
-	tty      *terminalRun // terminal.go
+	tty      *terminalRun  // terminal.go
+	procs    *processLimit // pids.go
+	// procErr is the first error of the process limit during the run
+	// (moving the command into its cgroup, removing the cgroup).
+	procErr atomic.Pointer[error]
 }
 
 // Command returns a Cmd to run name with args.
@@ -153,7 +157,7 @@ func (c *Cmd) Run() error {
 
 // Start starts the command under supervision and returns once the filter
 // is in place; the command's own code runs after that.
-func (c *Cmd) Start() error {
+func (c *Cmd) Start() (err error) {
 	if c.started {
 		return ErrStarted
 	}
@@ -168,6 +172,18 @@ func (c *Cmd) Start() error {
 		c.table = handler.NewTable(syscalls.Native())
 	}
 	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	// The run's pids cgroup, or the trap on process creation (pids.go);
+	// the cgroup goes on every way out of Start but success, panics
+	// included.
+	started := false
+	defer func() {
+		if !started {
+			_ = c.releaseProcessLimit()
+		}
+	}()
+	if err := c.setupProcessLimit(); err != nil {
 		return err
 	}
 	cfg, err := c.helperConfig()
@@ -192,6 +208,10 @@ func (c *Cmd) Start() error {
 	if err := l.awaitExec(); err != nil {
 		return l.abort(c, err)
 	}
+	if perr := c.procErr.Load(); perr != nil {
+		return l.abort(c, *perr)
+	}
+	started = true
 	c.helper, c.Process, c.pidfd = l.helper, l.helper.Process, l.release()
 	c.done = make(chan struct{})
 	go c.watchContext()
@@ -247,6 +267,9 @@ func (c *Cmd) serve(fd int) error {
 			// execve of the target, which is sequential: this is the
 			// only filtered thread until then.
 			if int(n.Data.Nr) == execve {
+				// The command and its descendants are in the
+				// run's cgroup from its first instruction.
+				c.enterProcessLimit(int(n.Pid))
 				launched.Store(true)
 			}
 			return true
@@ -411,6 +434,9 @@ func (c *Cmd) Wait() error {
 		if errors.As(err, &ee) {
 			err = &ExitError{ExitError: ee}
 		}
+		if perr := c.procErr.Load(); perr != nil && err == nil {
+			err = *perr
+		}
 		// Wrapped after the conversion above, which would drop it.
 		if ctxErr := c.ctx.Err(); ctxErr != nil && err != nil {
 			err = fmt.Errorf("%w (%w)", ctxErr, err)
@@ -434,6 +460,9 @@ func (c *Cmd) finish() {
 	}
 	if c.confiner != nil {
 		c.confiner.close()
+	}
+	if err := c.releaseProcessLimit(); err != nil {
+		c.procErr.CompareAndSwap(nil, &err)
 	}
 }
 

@@ -523,6 +523,7 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// Start failed: the program never ran.
 		return fail(stderr, fmt.Errorf("run: %w", err))
 	}
+	processNote(stderr, cmd, "--max-processes") // processes.go
 	if cfg.Denied != nil {
 		if note := cfg.Denied.note(); note != "" {
 			fmt.Fprintln(stderr, note)
