@@ -387,12 +387,14 @@ func (c *Cmd) waitExit() {
 }
 
 // killGroup kills every process of the run: the command's session (its
-// process groups: job control may have made more than one).
+// process groups: job control may have made more than one), and the
+// members of the run's pids cgroup, if any.
 func (c *Cmd) killGroup() {
 	if c.helper != nil && c.helper.Process != nil {
 		killSession(c.helper.Process.Pid)
 		_ = c.helper.Process.Kill()
 	}
+	c.killProcessLimit() // pids.go: those that left the session too
 }
 
 // killSession kills the processes of session sid until none is left (a

@@ -270,7 +270,9 @@ func (p *pidsCgroup) remove() error {
 		return nil
 	}
 	var err error
-	for range 1000 {
+	// Killed tasks leave the cgroup as they exit; bounded, so that a
+	// task stuck in the kernel makes an error rather than a hang.
+	for range 10000 {
 		pids, lerr := p.members()
 		if lerr != nil {
 			err = lerr
@@ -293,6 +295,7 @@ func (p *pidsCgroup) remove() error {
 			time.Sleep(time.Millisecond)
 			continue
 		}
+		err = fmt.Errorf("%d processes left in it", len(pids))
 		for _, pid := range pids {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
@@ -370,6 +373,18 @@ func (c *Cmd) enterProcessLimit(tid int) {
 		c.procErr.Store(&err)
 		// The command must not run outside its limit.
 		_ = unix.Kill(tid, unix.SIGKILL)
+	}
+}
+
+// killProcessLimit kills the processes of the run's cgroup, if any, once:
+// with the cgroup, a process that left the run's session is still found.
+func (c *Cmd) killProcessLimit() {
+	if c.procs == nil || c.procs.cgroup == nil {
+		return
+	}
+	pids, _ := c.procs.cgroup.members()
+	for _, pid := range pids {
+		_ = unix.Kill(pid, unix.SIGKILL)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/sandbox"
@@ -181,7 +182,12 @@ func TestPidsCgroupNotLeaked(t *testing.T) {
 		gone(t, dir)
 	})
 	t.Run("LeftSession", func(t *testing.T) {
-		cmd := sandbox.Command("sh", "-c", "setsid sleep 60 & echo $!")
+		// The shell reports the pid of a process once it has left
+		// the session (which the end of the run kills); only the
+		// cgroup still finds it.
+		fifo := filepath.Join(t.TempDir(), "fifo")
+		require.NoError(t, unix.Mkfifo(fifo, 0o600))
+		cmd := sandbox.Command("sh", "-c", `setsid sh -c 'echo $$ >`+fifo+`; exec sleep 60 >/dev/null 2>&1' & read p <`+fifo+`; echo $p`)
 		cmd.Policy.MaxProcesses = 10
 		cmd.Policy.ProcessLimit = sandbox.ProcessLimitCgroup
 		cmd.Policy.AllowProcessGroups = true
