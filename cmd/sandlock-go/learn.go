@@ -410,7 +410,7 @@ func learnSummary(cfg *learnConfig, p *Profile, g *generalizer) string {
 	}
 	limit := "no process limit"
 	if p.Processes.Max > 0 {
-		limit = fmt.Sprintf("at most %d processes", p.Processes.Max)
+		limit = fmt.Sprintf("at most %d tasks", p.Processes.Max)
 	}
 	s := fmt.Sprintf("sandlock-go: learn wrote %s (%s): %d files, %d dirs, %d execs, %d connects, %d binds, %s",
 		cfg.Output, mode, len(p.Open.Files), len(p.Open.Dirs), len(p.Exec.Paths),
