@@ -355,6 +355,9 @@ func (c *Cmd) setupProcessLimit() error {
 		pl.trap = proclimit.NewCounter()
 	}
 	for _, name := range pl.trap.Syscalls(c.table.Arch()) {
+		if slices.Contains(p.Deny, name) {
+			continue // the kernel refuses it whole
+		}
 		if err := c.table.RegisterName(name, pl.trap); err != nil {
 			return fmt.Errorf("sandbox: process limit: %w", err)
 		}

@@ -121,6 +121,13 @@ func TestPidsTrapFallback(t *testing.T) {
 	peak, perr := cmd.ProcessPeak()
 	require.NoError(t, perr)
 	require.Equal(t, 4, peak)
+
+	// A syscall of the deny list stays the kernel's: the trap does not
+	// go on it (a handler there would make Start fail).
+	cmd, out, answers, err = limitedRun(t, sandbox.Policy{MaxProcesses: 4, ProcessLimit: sandbox.ProcessLimitTrap, Deny: []string{"clone"}}, "sleep 0 & wait")
+	require.Error(t, err)
+	require.Contains(t, out, "Cannot fork")
+	require.Empty(t, answers)
 }
 
 // TestPidsCountsThreads: the pids controller counts tasks. A Go program
