@@ -286,14 +286,17 @@ func TestCLILearn(t *testing.T) {
 
 	t.Run("Processes", func(t *testing.T) {
 		t.Parallel()
+		// Both sleeps live until the shell kills them (kill is a
+		// builtin): 3 tasks at once, whatever the timing.
+		const twoSleeps = "sleep 60 & a=$!; sleep 60 & b=$!; kill $a $b; wait"
 		profile := filepath.Join(t.TempDir(), "procs.toml")
-		r := runCLI(t, bin, "learn", "--strict", "-o", profile, "--", "sh", "-c", "sleep 0.3 & sleep 0.3 & wait")
+		r := runCLI(t, bin, "learn", "--strict", "-o", profile, "--", "sh", "-c", twoSleeps)
 		r.requireStatus(t, 0)
 		data, err := os.ReadFile(profile)
 		require.NoError(t, err)
 		require.Contains(t, string(data), "[processes]\nmax = 3\n")
 		// Generalized, the count doubles: fork timing varies.
-		r = runCLI(t, bin, "learn", "-o", profile, "--", "sh", "-c", "sleep 0.3 & sleep 0.3 & wait")
+		r = runCLI(t, bin, "learn", "-o", profile, "--", "sh", "-c", twoSleeps)
 		r.requireStatus(t, 0)
 		data, err = os.ReadFile(profile)
 		require.NoError(t, err)

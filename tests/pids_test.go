@@ -94,10 +94,10 @@ func TestPidsCgroupLimit(t *testing.T) {
 	require.NoError(t, perr)
 	require.Equal(t, 4, peak, "pids.peak")
 
-	// Without the cap, the same script runs its 4 sleeps; they are
-	// killed at the end... by the script's own end: give it short ones.
+	// Without the cap, the same script runs its 4 sleeps (all alive
+	// until the shell kills them): a peak of 5.
 	cmd, out, answers, err = limitedRun(t, sandbox.Policy{CountProcesses: true, ProcessLimit: sandbox.ProcessLimitCgroup},
-		"sleep 0.2 & sleep 0.2 & sleep 0.2 & sleep 0.2 & wait")
+		"sleep 60 & a=$!; sleep 60 & b=$!; sleep 60 & c=$!; sleep 60 & d=$!; kill $a $b $c $d; wait")
 	require.NoError(t, err, out)
 	require.Empty(t, answers)
 	peak, perr = cmd.ProcessPeak()
