@@ -85,7 +85,8 @@ const profileHeader = `# sandlock-go profile, written by sandlock-go learn. Enfo
 # A run may open exactly the files below, open the directories below (and
 # list the ones beneath them) with O_DIRECTORY, exec exactly the paths
 # below, connect to and bind exactly the endpoints below, and have at most
-# processes.max tasks (processes and threads) at once. Empty lists deny everything of a kind.
+# processes.max tasks (processes and threads) at once. Empty lists deny
+# everything of a kind.
 # A path covers what is beneath it; a glob (/tmp/cc*) is learn's
 # generalization of a name that changes each run (see docs/cli.md).
 
