@@ -157,7 +157,7 @@ func (c *Cmd) Run() error {
 
 // Start starts the command under supervision and returns once the filter
 // is in place; the command's own code runs after that.
-func (c *Cmd) Start() (err error) {
+func (c *Cmd) Start() error {
 	if c.started {
 		return ErrStarted
 	}
