@@ -86,6 +86,10 @@ type pidsRoot struct {
 	v1  bool
 }
 
+// procSelf is where newPidsCgroup reads mountinfo and cgroup (a test
+// points it elsewhere).
+var procSelf = "/proc/self"
+
 // cgroupSeq makes the names of the cgroups of one supervisor distinct.
 var cgroupSeq atomic.Uint64
 
@@ -177,11 +181,11 @@ func unescapeMount(s string) string {
 // newPidsCgroup makes the pids cgroup of a run beneath this process's own,
 // with pids.max set to max (0: no limit). needPeak asks for pids.peak.
 func newPidsCgroup(max int, needPeak bool) (*pidsCgroup, error) {
-	mi, err := os.ReadFile("/proc/self/mountinfo")
+	mi, err := os.ReadFile(filepath.Join(procSelf, "mountinfo"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoPidsCgroup, err)
 	}
-	cg, err := os.ReadFile("/proc/self/cgroup")
+	cg, err := os.ReadFile(filepath.Join(procSelf, "cgroup"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoPidsCgroup, err)
 	}

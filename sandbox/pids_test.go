@@ -55,3 +55,43 @@ func TestProcessLimitNegative(t *testing.T) {
 	c.Policy.MaxProcesses = -1
 	require.Error(t, c.setupProcessLimit())
 }
+
+// TestProcessLimitFallback: without a pids controller, ProcessLimitAuto
+// falls back to the trap (fork and clone registered, the reason kept),
+// ProcessLimitCgroup fails with ErrNoPidsCgroup, and no limit asks for
+// nothing.
+func TestProcessLimitFallback(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "mountinfo"), []byte("31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::/\n"), 0o644))
+	old := procSelf
+	procSelf = dir
+	defer func() { procSelf = old }()
+
+	c := Command("true")
+	c.Policy.MaxProcesses = 3
+	require.NoError(t, c.setupProcessLimit())
+	how, reason := c.ProcessCounter()
+	require.Equal(t, CountTrap, how)
+	require.ErrorIs(t, reason, ErrNoPidsCgroup)
+	require.Empty(t, c.ProcessCgroup())
+	for _, name := range []string{"clone", "fork", "vfork"} {
+		nr, err := c.table.Arch().Number(name)
+		require.NoError(t, err)
+		require.Contains(t, c.table.Syscalls(), nr, name)
+	}
+
+	c = Command("true")
+	c.Policy.MaxProcesses = 3
+	c.Policy.ProcessLimit = ProcessLimitCgroup
+	require.ErrorIs(t, c.setupProcessLimit(), ErrNoPidsCgroup)
+
+	c = Command("true")
+	require.NoError(t, c.setupProcessLimit())
+	how, reason = c.ProcessCounter()
+	require.Equal(t, CountNone, how)
+	require.NoError(t, reason)
+	require.Empty(t, c.table.Syscalls())
+	_, err := c.ProcessPeak()
+	require.Error(t, err)
+}
