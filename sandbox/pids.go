@@ -178,6 +178,33 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
+// cgroupPrefix starts the name of every run's cgroup; the supervisor's pid
+// and a sequence number follow.
+const cgroupPrefix = "sandlock-"
+
+// removeStale removes the empty run cgroups beneath dir whose supervisor
+// is gone: one killed (SIGKILL cannot be caught) leaves its cgroup behind.
+// A cgroup that still holds a process is left alone (rmdir refuses it).
+func removeStale(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		pid, _, ok := strings.Cut(strings.TrimPrefix(e.Name(), cgroupPrefix), "-")
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), cgroupPrefix) || !ok {
+			continue
+		}
+		n, err := strconv.Atoi(pid)
+		if err != nil || n <= 0 || n == os.Getpid() {
+			continue
+		}
+		if unix.Kill(n, 0) == unix.ESRCH {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // newPidsCgroup makes the pids cgroup of a run beneath this process's own,
 // with pids.max set to max (0: no limit). needPeak asks for pids.peak.
 func newPidsCgroup(max int, needPeak bool) (*pidsCgroup, error) {
@@ -193,7 +220,8 @@ func newPidsCgroup(max int, needPeak bool) (*pidsCgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("sandlock-%d-%d", os.Getpid(), cgroupSeq.Add(1))
+	removeStale(root.dir)
+	name := fmt.Sprintf("%s%d-%d", cgroupPrefix, os.Getpid(), cgroupSeq.Add(1))
 	p := &pidsCgroup{dir: filepath.Join(root.dir, name), v1: root.v1}
 	if err := os.Mkdir(p.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoPidsCgroup, err)

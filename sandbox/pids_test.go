@@ -3,7 +3,9 @@ package sandbox
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -94,4 +96,31 @@ func TestProcessLimitFallback(t *testing.T) {
 	require.Empty(t, c.table.Syscalls())
 	_, err := c.ProcessPeak()
 	require.Error(t, err)
+}
+
+// TestRemoveStale: an empty run cgroup of a supervisor that is gone is
+// removed; one of a live supervisor (this one, pid 1), a non-empty one and
+// other names stay.
+func TestRemoveStale(t *testing.T) {
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	dir := t.TempDir()
+	names := map[string]bool{ // stays
+		cgroupPrefix + strconv.Itoa(dead.Process.Pid) + "-1": false,
+		cgroupPrefix + strconv.Itoa(os.Getpid()) + "-1":      true,
+		cgroupPrefix + "1-7":                                 true,
+		"system.slice":                                       true,
+		cgroupPrefix + "x-1":                                 true,
+	}
+	for n := range names {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, n), 0o755))
+	}
+	full := cgroupPrefix + strconv.Itoa(dead.Process.Pid) + "-2"
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, full, "child"), 0o755))
+	names[full] = true
+	removeStale(dir)
+	for n, stays := range names {
+		_, err := os.Stat(filepath.Join(dir, n))
+		require.Equal(t, stays, err == nil, n)
+	}
 }

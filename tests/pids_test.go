@@ -194,7 +194,9 @@ func TestPidsCgroupNotLeaked(t *testing.T) {
 		// cgroup still finds it.
 		fifo := filepath.Join(t.TempDir(), "fifo")
 		require.NoError(t, unix.Mkfifo(fifo, 0o600))
-		cmd := sandbox.Command("sh", "-c", `setsid sh -c 'echo $$ >`+fifo+`; exec sleep 60 >/dev/null 2>&1' & read p <`+fifo+`; echo $p`)
+		ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+		defer cancel()
+		cmd := sandbox.CommandContext(ctx, "sh", "-c", `setsid sh -c 'echo $$ >`+fifo+`; exec sleep 60 >/dev/null 2>&1' & read p <`+fifo+`; echo $p`)
 		cmd.Policy.MaxProcesses = 10
 		cmd.Policy.ProcessLimit = sandbox.ProcessLimitCgroup
 		cmd.Policy.AllowProcessGroups = true
