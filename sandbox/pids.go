@@ -178,13 +178,19 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
+// staleAge is how old an empty cgroup of a dead supervisor must be to be
+// removed by another: longer than any Start.
+const staleAge = 2 * listenerTimeout
+
 // cgroupPrefix starts the name of every run's cgroup; the supervisor's pid
 // and a sequence number follow.
 const cgroupPrefix = "sandlock-"
 
 // removeStale removes the empty run cgroups beneath dir whose supervisor
 // is gone: one killed (SIGKILL cannot be caught) leaves its cgroup behind.
-// A cgroup that still holds a process is left alone (rmdir refuses it).
+// A cgroup that still holds a process is left alone (rmdir refuses it),
+// and so is a recent one: a supervisor in another pid namespace may be
+// starting its run (the cgroup is empty until the command's execve).
 func removeStale(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -197,6 +203,9 @@ func removeStale(dir string) {
 		}
 		n, err := strconv.Atoi(pid)
 		if err != nil || n <= 0 || n == os.Getpid() {
+			continue
+		}
+		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < staleAge {
 			continue
 		}
 		if unix.Kill(n, 0) == unix.ESRCH {

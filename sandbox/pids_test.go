@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -118,6 +119,14 @@ func TestRemoveStale(t *testing.T) {
 	full := cgroupPrefix + strconv.Itoa(dead.Process.Pid) + "-2"
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, full, "child"), 0o755))
 	names[full] = true
+	// A recent one may be a Start in progress in another pid namespace.
+	recent := cgroupPrefix + strconv.Itoa(dead.Process.Pid) + "-3"
+	require.NoError(t, os.Mkdir(filepath.Join(dir, recent), 0o755))
+	old := time.Now().Add(-2 * staleAge)
+	for n := range names {
+		require.NoError(t, os.Chtimes(filepath.Join(dir, n), old, old))
+	}
+	names[recent] = true
 	removeStale(dir)
 	for n, stays := range names {
 		_, err := os.Stat(filepath.Join(dir, n))
