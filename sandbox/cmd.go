@@ -88,7 +88,11 @@ type Cmd struct {
 	pidfd    int
 	waitOnce sync.Once
 	waitErr  error
-	tty      *terminalRun // terminal.go
+	tty      *terminalRun  // terminal.go
+	procs    *processLimit // pids.go
+	// procErr is the first error of the process limit during the run
+	// (moving the command into its cgroup, removing the cgroup).
+	procErr atomic.Pointer[error]
 }
 
 // Command returns a Cmd to run name with args.
@@ -171,7 +175,19 @@ func (c *Cmd) Start() error {
 		return err
 	}
 	keepSupervisorOutOfReach()
-	// The helper first: its exec and runtime start run while the config
+	// The run's pids cgroup, or the trap on process creation (pids.go);
+	// the cgroup goes on every way out of Start but success, panics
+	// included. It comes first: the trap adds handlers to the config.
+	started := false
+	defer func() {
+		if !started {
+			_ = c.releaseProcessLimit()
+		}
+	}()
+	if err := c.setupProcessLimit(); err != nil {
+		return err
+	}
+	// The helper next: its exec and runtime start run while the config
 	// (the filter's compilation most of all) is built here.
 	l, err := startHelper(c)
 	if err != nil {
@@ -197,6 +213,10 @@ func (c *Cmd) Start() error {
 	if err := l.awaitExec(); err != nil {
 		return l.abort(c, err)
 	}
+	if perr := c.procErr.Load(); perr != nil {
+		return l.abort(c, *perr)
+	}
+	started = true
 	c.helper, c.Process, c.pidfd = l.helper, l.helper.Process, l.release()
 	c.done = make(chan struct{})
 	go c.watchContext()
@@ -253,6 +273,9 @@ func (c *Cmd) serve(fd int, waitKillable bool) error {
 			// execve of the target, which is sequential: this is the
 			// only filtered thread until then.
 			if int(n.Data.Nr) == execve {
+				// The command and its descendants are in the
+				// run's cgroup from its first instruction.
+				c.enterProcessLimit(int(n.Pid))
 				launched.Store(true)
 			}
 			return true
@@ -373,12 +396,14 @@ func (c *Cmd) waitExit() {
 }
 
 // killGroup kills every process of the run: the command's session (its
-// process groups: job control may have made more than one).
+// process groups: job control may have made more than one), and the
+// members of the run's pids cgroup, if any.
 func (c *Cmd) killGroup() {
 	if c.helper != nil && c.helper.Process != nil {
 		killSession(c.helper.Process.Pid, c.targetsExited)
 		_ = c.helper.Process.Kill()
 	}
+	c.killProcessLimit() // pids.go: those that left the session too
 }
 
 // targetsExited reports whether every task under the command's filter has
@@ -433,6 +458,9 @@ func (c *Cmd) Wait() error {
 		if errors.As(err, &ee) {
 			err = &ExitError{ExitError: ee}
 		}
+		if perr := c.procErr.Load(); perr != nil && err == nil {
+			err = *perr
+		}
 		// Wrapped after the conversion above, which would drop it.
 		if ctxErr := c.ctx.Err(); ctxErr != nil && err != nil {
 			err = fmt.Errorf("%w (%w)", ctxErr, err)
@@ -456,6 +484,9 @@ func (c *Cmd) finish() {
 	}
 	if c.confiner != nil {
 		c.confiner.close()
+	}
+	if err := c.releaseProcessLimit(); err != nil {
+		c.procErr.CompareAndSwap(nil, &err)
 	}
 }
 

@@ -40,11 +40,35 @@ type Policy struct {
 	// DenyErrno is the errno of denied syscalls; 0 means EPERM.
 	DenyErrno unix.Errno
 
-	// MaxOpenFiles and MaxProcesses set RLIMIT_NOFILE and RLIMIT_NPROC
-	// (soft and hard) when not 0. RLIMIT_NPROC counts every process of
-	// the user, not only the command's.
-	MaxOpenFiles uint64
-	MaxProcesses uint64
+	// MaxOpenFiles and MaxUserProcesses set RLIMIT_NOFILE and
+	// RLIMIT_NPROC (soft and hard) when not 0. RLIMIT_NPROC counts every
+	// process of the user, not only the command's, and never holds a
+	// root command: MaxProcesses is the limit of the run.
+	MaxOpenFiles     uint64
+	MaxUserProcesses uint64
+
+	// MaxProcesses, when not 0, caps the tasks of the run at once: the
+	// command and all its descendants. Kernel first: the run gets a
+	// cgroup of the pids controller beneath the supervisor's own (cgroup
+	// v1 or v2; root, or a delegated v2 subtree) with pids.max set, and
+	// fork, vfork and clone are not trapped; a creation past the cap
+	// fails with EAGAIN in the kernel. The pids controller counts tasks:
+	// every thread counts, as a process does. Where no cgroup can be
+	// made, the supervisor traps fork, vfork, clone and clone3 and
+	// counts the processes of the run's process group instead
+	// (handler/proclimit; threads are not counted), and a fork a signal
+	// interrupts before the supervisor received it fails with EINTR,
+	// which real fork never does. ProcessLimit chooses; Cmd.ProcessCounter
+	// tells which was used.
+	MaxProcesses int
+	// CountProcesses asks for the run's peak (Cmd.ProcessPeak) even
+	// without MaxProcesses: the run gets a pids cgroup with no limit, or
+	// the trap counts (proclimit.NewCounter).
+	CountProcesses bool
+	// ProcessLimit chooses how MaxProcesses and CountProcesses are
+	// enforced; the zero value, ProcessLimitAuto, takes a pids cgroup
+	// when one can be made and the trap otherwise.
+	ProcessLimit ProcessLimitMode
 
 	// Identity is who the command is to the host; the zero value,
 	// IdentityProtected, drops every capability and puts the system
@@ -332,8 +356,8 @@ func (p *Policy) rlimits() []rlimit {
 	if p.MaxOpenFiles > 0 {
 		out = append(out, rlimit{Resource: unix.RLIMIT_NOFILE, Cur: p.MaxOpenFiles, Max: p.MaxOpenFiles})
 	}
-	if p.MaxProcesses > 0 {
-		out = append(out, rlimit{Resource: unix.RLIMIT_NPROC, Cur: p.MaxProcesses, Max: p.MaxProcesses})
+	if p.MaxUserProcesses > 0 {
+		out = append(out, rlimit{Resource: unix.RLIMIT_NPROC, Cur: p.MaxUserProcesses, Max: p.MaxUserProcesses})
 	}
 	return out
 }

@@ -13,11 +13,11 @@ import (
 
 // everydayCase is a script of everyday programs, run by bash -c in the
 // working directory of a learnEnv (made anew for each run, with the inputs
-// of learnEnv.fresh: hello.c, Makefile, src/sub/f). Not dash: dash's
-// SIGCHLD handler has no SA_RESTART, and a fork that a signal interrupts
-// while the supervisor has not yet received it (learn traps every fork to
-// count processes) fails with EINTR ("Cannot fork"), about one pipeline in
-// ten here; bash restarts it.
+// of learnEnv.fresh: hello.c, Makefile, src/sub/f). Not dash: where learn
+// has no pids cgroup it traps every fork to count processes, and dash's
+// SIGCHLD handler has no SA_RESTART: a fork that a signal interrupts while
+// the supervisor has not yet received it fails with EINTR ("Cannot fork"),
+// about one pipeline in ten; bash restarts it (TestPidsForkNoEINTR).
 type everydayCase struct {
 	name  string
 	needs []string // programs that must be installed, else the case is skipped

@@ -95,12 +95,12 @@ func TestProcLimitClone3Flip(t *testing.T) {
 }
 
 // TestProcLimitRootChild: the command runs as root (uid 0 without
-// capabilities): RLIMIT_NPROC (Policy.MaxProcesses) does not hold it,
+// capabilities): RLIMIT_NPROC (Policy.MaxUserProcesses) does not hold it,
 // the limiter does.
 func TestProcLimitRootChild(t *testing.T) {
 	requireRoot(t)
 	const limit = 3
-	peak, out := sampledRun(t, "forkbomb", sandbox.Policy{MaxProcesses: limit}, 0, "4", "2", "300ms")
+	peak, out := sampledRun(t, "forkbomb", sandbox.Policy{MaxUserProcesses: limit}, 0, "4", "2", "300ms")
 	t.Logf("RLIMIT_NPROC %d alone: peak=%d\n%s", limit, peak, out)
 	require.Greater(t, peak, limit, "RLIMIT_NPROC held for root: the limiter would not be needed")
 

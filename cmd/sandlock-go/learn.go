@@ -17,7 +17,6 @@ import (
 	"github.com/sandlock-go/sandlock-go/handler/audit"
 	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
 	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
-	"github.com/sandlock-go/sandlock-go/handler/proclimit"
 	"github.com/sandlock-go/sandlock-go/sandbox"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -27,7 +26,9 @@ const learnUsage = `Usage: sandlock-go learn -o FILE [--strict] [--] PROGRAM [AR
 Run PROGRAM, allowing everything, and write to FILE a profile of what it did
 (TOML): the paths it opened (and tried to open), the directories it listed,
 the programs it executed, the addresses it connected to and bound, and the
-most processes it had at once. Enforce the profile with
+most tasks (processes and threads) it had at once, read from the kernel's
+pids cgroup of the run (where none can be made: the most processes, counted
+by trapping fork and clone). Enforce the profile with
 
   sandlock-go run --profile FILE -- PROGRAM [ARGS...]
 
@@ -113,10 +114,12 @@ func parseLearn(args []string) (*learnConfig, error) {
 
 // learner collects what a run does.
 type learner struct {
-	mu                     sync.Mutex
-	files, dirs, execs     map[string]bool
-	connects, binds        map[string]bool
-	procs                  *proclimit.Limiter // counts only, as a cap would
+	mu                 sync.Mutex
+	files, dirs, execs map[string]bool
+	connects, binds    map[string]bool
+	// peak is the most tasks (cgroup) or processes (trap) the run had
+	// at once: sandbox.Cmd.ProcessPeak.
+	peak                   int
 	filesPolicy, dirPolicy *pathpolicy.OpenPolicy
 	// created are the directories the run created.
 	created map[string]bool
@@ -129,7 +132,6 @@ func newLearner() (*learner, error) {
 	l := &learner{
 		files: map[string]bool{}, dirs: map[string]bool{}, execs: map[string]bool{},
 		connects: map[string]bool{}, binds: map[string]bool{},
-		procs:   proclimit.NewCounter(),
 		created: map[string]bool{}, pending: map[int]string{},
 	}
 	var err error
@@ -260,11 +262,9 @@ func (l *learner) register(cmd *sandbox.Cmd, arch *syscalls.Arch) error {
 			return err
 		}
 	}
-	for _, n := range l.procs.Syscalls(arch) {
-		if err := cmd.Handle(n, l.procs); err != nil {
-			return err
-		}
-	}
+	// The peak count of tasks comes from the run's pids cgroup (no
+	// trap on fork); without one the sandbox traps and counts.
+	cmd.Policy.CountProcesses = true
 	return nil
 }
 
@@ -302,7 +302,7 @@ func (l *learner) profile(program []string, g *generalizer) *Profile {
 	p.Exec.Paths = keys(l.execs)
 	p.Network.Connect = keys(l.connects)
 	p.Network.Bind = keys(l.binds)
-	p.Processes.Max = l.procs.Peak()
+	p.Processes.Max = l.peak
 	if g != nil {
 		g.created = l.created
 		g.generalize(p)
@@ -369,7 +369,8 @@ func learnMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sandlock-go: %v\n", err)
 		return exitFailure
 	}
-	if err := l.procs.Err(); err != nil {
+	processNote(stderr, cmd, "learn: counting processes") // processes.go
+	if l.peak, err = cmd.ProcessPeak(); err != nil {
 		fmt.Fprintf(stderr, "sandlock-go: warning: counting processes: %v (processes.max may be low)\n", err)
 	}
 	prof := l.profile(cfg.Program, gen)
@@ -409,7 +410,7 @@ func learnSummary(cfg *learnConfig, p *Profile, g *generalizer) string {
 	}
 	limit := "no process limit"
 	if p.Processes.Max > 0 {
-		limit = fmt.Sprintf("at most %d processes", p.Processes.Max)
+		limit = fmt.Sprintf("at most %d tasks", p.Processes.Max)
 	}
 	s := fmt.Sprintf("sandlock-go: learn wrote %s (%s): %d files, %d dirs, %d execs, %d connects, %d binds, %s",
 		cfg.Output, mode, len(p.Open.Files), len(p.Open.Dirs), len(p.Exec.Paths),

@@ -13,7 +13,6 @@ import (
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
 	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
-	"github.com/sandlock-go/sandlock-go/handler/proclimit"
 	"github.com/sandlock-go/sandlock-go/notif"
 	"github.com/sandlock-go/sandlock-go/sandbox"
 	"github.com/sandlock-go/sandlock-go/syscalls"
@@ -50,7 +49,7 @@ func (f *policyFlags) declare(fs *flag.FlagSet) {
 type registration struct {
 	flag     string // the flag that asked for it, for errors
 	syscalls []string
-	h        handler.Handler
+	h        handler.Handler // nil: a kernel layer only
 	// kernel, when set, adds the kernel layer under the handler to the
 	// run's sandbox.Policy (Landlock rules).
 	kernel func(*sandbox.Policy)
@@ -186,15 +185,14 @@ func buildPolicies(f *policyFlags, prof *Profile, arch *syscalls.Arch) ([]regist
 		limit = n
 	}
 	if limit > 0 {
-		l, err := proclimit.New(limit)
-		if err != nil {
-			return nil, usagef("--max-processes %d: %v", limit, err)
-		}
 		flag := "--max-processes"
 		if f.maxProcesses == "" {
 			flag = "--profile"
 		}
-		add(flag, l.Syscalls(arch), l)
+		// The kernel's pids controller in a cgroup of the run, or the
+		// trap on fork and clone where none can be made (the sandbox
+		// decides; run.go says which).
+		regs = append(regs, registration{flag: flag, kernel: func(sp *sandbox.Policy) { sp.MaxProcesses = limit }})
 	}
 
 	// Network.

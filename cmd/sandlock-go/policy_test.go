@@ -15,7 +15,6 @@ import (
 	"github.com/sandlock-go/sandlock-go/handler"
 	"github.com/sandlock-go/sandlock-go/handler/netpolicy"
 	"github.com/sandlock-go/sandlock-go/handler/pathpolicy"
-	"github.com/sandlock-go/sandlock-go/handler/proclimit"
 	"github.com/sandlock-go/sandlock-go/notif"
 	"github.com/sandlock-go/sandlock-go/syscalls"
 )
@@ -61,7 +60,6 @@ func TestParseRunPolicyErrors(t *testing.T) {
 		{[]string{"--profile", badConnect, "true"}, "--profile " + badConnect + `: network: connect rule "nohost": want HOST:PORT: address nohost: missing port in address`},
 		{[]string{"--deny-path", "/usr", "--deny", "openat", "true"}, "--deny openat: openat is also decided by --allow-path/--deny-path"},
 		{[]string{"--allow-path", "/usr", "--deny", "chmod", "true"}, "--deny chmod: chmod is also decided by --allow-path/--deny-path"},
-		{[]string{"--max-processes", "2", "--deny", "clone", "true"}, "--deny clone: clone is also decided by --max-processes"},
 		{[]string{"--allow-bind", "80", "--deny", "bind", "true"}, "--deny bind: bind is also decided by --allow-bind"},
 	}
 	for _, tc := range tests {
@@ -78,6 +76,9 @@ func TestParseRunPolicyErrors(t *testing.T) {
 func regSyscalls(regs []registration) map[string][]string {
 	m := map[string][]string{}
 	for _, r := range regs {
+		if r.h == nil {
+			continue // a kernel layer only (--max-processes)
+		}
 		name := reflect.TypeOf(r.h).String()
 		m[name] = append(m[name], r.syscalls...)
 	}
@@ -104,7 +105,6 @@ func TestParseRunPolicies(t *testing.T) {
 	require.Equal(t, map[string][]string{
 		"*pathpolicy.OpenPolicy": filesSyscalls(t, syscalls.X86_64),
 		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
-		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
 		// --allow-bind not given: bind is free.
 		"*netpolicy.Policy": {"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt"},
 	}, regSyscalls(cfg.Policies))
@@ -112,6 +112,9 @@ func TestParseRunPolicies(t *testing.T) {
 	// handler narrows it to 127.0.0.1), bind free; execute beneath
 	// /usr/bin.
 	require.Equal(t, []uint16{80}, cfg.Policy.TCPConnectPorts)
+	// The process limit is the sandbox's (a pids cgroup, or its trap):
+	// no handler of the CLI's.
+	require.Equal(t, 4, cfg.Policy.MaxProcesses)
 	require.Nil(t, cfg.Policy.TCPBindPorts)
 	require.Equal(t, []string{"/usr/bin"}, cfg.Policy.ExecPaths)
 	// Landlock confines file access beneath the allowed paths.
@@ -138,8 +141,15 @@ func TestParseRunPolicies(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string][]string{
 		"*pathpolicy.OpenPolicy": filesSyscalls(t, syscalls.AArch64),
-		"*proclimit.Limiter":     {"clone", "clone3", "setsid", "setpgid"},
 	}, regSyscalls(cfg.Policies))
+	require.Equal(t, 2, cfg.Policy.MaxProcesses)
+
+	// Nothing traps clone under the cgroup, and the trap fallback leaves
+	// a denied syscall to the kernel: --deny clone goes with it.
+	cfg, err = parseRun([]string{"--max-processes", "2", "--deny", "clone", "true"}, syscalls.X86_64)
+	require.NoError(t, err)
+	require.Equal(t, 2, cfg.Policy.MaxProcesses)
+	require.Contains(t, cfg.Policy.Deny, "clone")
 	require.Nil(t, cfg.Policy.FilePaths, "a deny-list alone has no Landlock layer")
 
 	// An allow-list of plain paths: Landlock decides opens alone (no trap
@@ -187,9 +197,9 @@ max = 3
 	require.Equal(t, map[string][]string{
 		"*main.dirFallback":      filesSyscalls(t, syscalls.X86_64),
 		"*pathpolicy.ExecPolicy": {"execve", "execveat"},
-		"*proclimit.Limiter":     {"fork", "vfork", "clone", "clone3", "setsid", "setpgid"},
 		"*netpolicy.Policy":      {"connect", "sendto", "sendmsg", "sendmmsg", "socket", "setsockopt", "bind"}, // both, even with no binds: none allowed
 	}, regSyscalls(cfg.Policies))
+	require.Equal(t, 3, cfg.Policy.MaxProcesses, "processes.max")
 	require.Equal(t, []uint16{80}, cfg.Policy.TCPConnectPorts)
 	require.Equal(t, []uint16{}, cfg.Policy.TCPBindPorts, "no bind rule: Landlock allows no TCP bind")
 	require.Equal(t, []string{}, cfg.Policy.ExecPaths, "no exec path: only the program itself executes")
@@ -212,20 +222,17 @@ max = 3
 	empty := writeProfileFile(t, "version = 1\n")
 	cfg, err = parseRun([]string{"--profile", empty, "true"}, syscalls.X86_64)
 	require.NoError(t, err)
-	var haveLimit bool
 	for _, r := range cfg.Policies {
-		switch h := r.h.(type) {
-		case *dirFallback:
+		if h, ok := r.h.(*dirFallback); ok {
 			require.False(t, h.router.Files().(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))
 			require.False(t, h.router.Dirs().(*pathpolicy.OpenPolicy).Allowed("/"))
-		case *proclimit.Limiter:
-			haveLimit = true
 		}
 	}
-	require.False(t, haveLimit, "processes.max 0: no limit")
+	require.Zero(t, cfg.Policy.MaxProcesses, "processes.max 0: no limit")
 	// --max-processes replaces the profile's limit; --deny-path wins.
 	cfg, err = parseRun([]string{"--profile", p, "--max-processes", "9", "--deny-path", "/etc/hostname", "true"}, syscalls.X86_64)
 	require.NoError(t, err)
+	require.Equal(t, 9, cfg.Policy.MaxProcesses)
 	for _, r := range cfg.Policies {
 		if h, ok := r.h.(*dirFallback); ok {
 			require.False(t, h.router.Files().(*pathpolicy.OpenPolicy).Allowed("/etc/hostname"))

@@ -19,7 +19,7 @@ const profileVersion = 1
 
 // Profile is what `sandlock-go learn` saw a program do, and what
 // `run --profile` then allows: exactly these opens, execs, connects and
-// binds, and at most Processes.Max processes at once.
+// binds, and at most Processes.Max tasks at once.
 type Profile struct {
 	Version int `toml:"version"`
 	// Program is the command line that was learned (for the reader; it
@@ -46,7 +46,9 @@ type Profile struct {
 		Bind    pathList `toml:"bind"`
 	} `toml:"network"`
 	Processes struct {
-		// Max is the most processes seen at once (0: no limit).
+		// Max is the most tasks (processes and threads: the kernel's
+		// pids.peak of the run; processes only where the trap counted)
+		// seen at once (0: no limit).
 		Max int `toml:"max"`
 	} `toml:"processes"`
 }
@@ -83,7 +85,8 @@ const profileHeader = `# sandlock-go profile, written by sandlock-go learn. Enfo
 # A run may open exactly the files below, open the directories below (and
 # list the ones beneath them) with O_DIRECTORY, exec exactly the paths
 # below, connect to and bind exactly the endpoints below, and have at most
-# processes.max processes at once. Empty lists deny everything of a kind.
+# processes.max tasks (processes and threads) at once. Empty lists deny
+# everything of a kind.
 # A path covers what is beneath it; a glob (/tmp/cc*) is learn's
 # generalization of a name that changes each run (see docs/cli.md).
 

@@ -113,8 +113,10 @@ Flags:
         multi-threaded program: add -r for that.
         e.g. --allow-exec /usr/bin/cat
   --max-processes N
-        Let at most N processes of the run exist at once (1..1048576);
-        fork, vfork and clone beyond fail with EAGAIN.
+        Let at most N tasks (processes and threads) of the run exist at
+        once (1..1048576), in a pids cgroup of the run; creations beyond
+        fail with EAGAIN. Without a cgroup (not root, no delegation) fork,
+        vfork and clone are trapped and processes counted (a note says so).
         e.g. --max-processes 4
   --allow-connect HOST:PORT
         Let connect reach only HOST:PORT (repeatable); others fail with
@@ -523,6 +525,7 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// Start failed: the program never ran.
 		return fail(stderr, fmt.Errorf("run: %w", err))
 	}
+	processNote(stderr, cmd, "--max-processes") // processes.go
 	if cfg.Denied != nil {
 		if note := cfg.Denied.note(); note != "" {
 			fmt.Fprintln(stderr, note)

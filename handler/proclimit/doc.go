@@ -1,5 +1,13 @@
 // Package proclimit caps the number of processes a sandboxed program runs at
-// once.
+// once by trapping process creation.
+//
+// The sandbox enforces sandbox.Policy.MaxProcesses with the kernel's pids
+// controller, in a cgroup of the run, whenever it can make one; this
+// limiter is its fallback (and sandbox.ProcessLimitTrap forces it). It has
+// a limit real fork lacks: a trapped fork that a signal interrupts before
+// the supervisor received its notification fails with EINTR when the
+// handler of that signal has no SA_RESTART (dash's SIGCHLD handler), where
+// the kernel restarts an untrapped fork.
 //
 // # How it counts
 //
