@@ -96,3 +96,31 @@ func TestIdentity(t *testing.T) {
 	require.False(t, ran)
 	require.Error(t, id.do(-1, func() {}), "no such task")
 }
+
+// BenchmarkIdentityDo measures one call run as a task: reading its
+// credentials and the hop to a thread that took them, and back.
+func BenchmarkIdentityDo(b *testing.B) {
+	id, err := newIdentity()
+	require.NoError(b, err)
+	b.Cleanup(id.close)
+	pid, n := os.Getpid(), 0
+	for b.Loop() {
+		if err := id.do(pid, func() { n++ }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCredsOf is the part of BenchmarkIdentityDo that reads the
+// task's credentials; the rest is the hop.
+func BenchmarkCredsOf(b *testing.B) {
+	id, err := newIdentity()
+	require.NoError(b, err)
+	b.Cleanup(id.close)
+	pid := os.Getpid()
+	for b.Loop() {
+		if _, err := id.credsOf(pid); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
