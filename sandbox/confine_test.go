@@ -80,9 +80,7 @@ func TestConfinerGrowsOnDemand(t *testing.T) {
 	for range 50 {
 		require.NoError(t, c.do(func() {}))
 	}
-	c.mu.Lock()
-	require.Len(t, c.all, 1, "sequential calls")
-	c.mu.Unlock()
+	require.Equal(t, 1, c.pool.Threads(), "sequential calls")
 
 	// Two jobs that each wait for the other can only finish on two
 	// threads at once. On failure the cleanup releases them, so that
@@ -112,7 +110,5 @@ func TestConfinerGrowsOnDemand(t *testing.T) {
 			t.Fatal("two jobs that wait for each other never ran at once")
 		}
 	}
-	c.mu.Lock()
-	require.Len(t, c.all, 2, "concurrent calls")
-	c.mu.Unlock()
+	require.Equal(t, 2, c.pool.Threads(), "concurrent calls")
 }
