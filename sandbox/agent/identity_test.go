@@ -124,3 +124,23 @@ func BenchmarkCredsOf(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIdentityHop is the hop of BenchmarkIdentityDo alone: to a
+// thread with known credentials and back.
+func BenchmarkIdentityHop(b *testing.B) {
+	id, err := newIdentity()
+	require.NoError(b, err)
+	b.Cleanup(id.close)
+	c, err := id.credsOf(os.Getpid())
+	require.NoError(b, err)
+	n := 0
+	for b.Loop() {
+		pool, err := id.pool(c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pool.Do(func() { n++ }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
