@@ -112,3 +112,17 @@ func TestConfinerGrowsOnDemand(t *testing.T) {
 	}
 	require.Equal(t, 2, c.pool.Threads(), "concurrent calls")
 }
+
+// TestConfinerFailsClosed: when a thread cannot be confined (here: the
+// command's mount namespace cannot be found), do fails with the reason and
+// the function does not run on an unconfined thread.
+func TestConfinerFailsClosed(t *testing.T) {
+	c := testConfiner(t)
+	c.target(1 << 30) // no such process
+	ran := false
+	err := c.do(func() { ran = true })
+	require.ErrorContains(t, err, "confine a supervisor thread as the command")
+	require.ErrorContains(t, err, "mount namespace")
+	require.False(t, ran)
+	require.Equal(t, 0, c.pool.Threads())
+}
