@@ -4,8 +4,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -78,10 +80,23 @@ func TestIdentity(t *testing.T) {
 	require.Len(t, id.pools, 1)
 	// A call that blocks (a FIFO's open waiting for its writer) does not
 	// hold up the next one of the same credentials.
-	release := make(chan struct{})
-	blocked := make(chan error, 1)
-	go func() { blocked <- id.do(child.Process.Pid, func() { <-release }) }()
-	require.NoError(t, id.do(child.Process.Pid, func() { close(release) }))
+	// The first is blocked on its thread before the second is made; on
+	// failure the second never runs, and the cleanup releases the first
+	// so that close does not wait for it forever.
+	started, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	blocked, second := make(chan error, 1), make(chan error, 1)
+	go func() { blocked <- id.do(child.Process.Pid, func() { close(started); <-release }) }()
+	<-started
+	go func() { second <- id.do(child.Process.Pid, unblock) }()
+	select {
+	case err := <-second:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("a blocked call held up the next one of the same credentials")
+	}
 	require.NoError(t, <-blocked)
 	// The caller's thread is untouched.
 	own := statusOfThread(t)
