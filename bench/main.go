@@ -60,7 +60,7 @@ func quickSettings() settings {
 }
 
 // sections are the parts of a run, in order; -only picks some.
-var sections = []string{"percall", "throughput", "workload", "startup", "gobench", "profile"}
+var sections = []string{"percall", "agent", "throughput", "workload", "startup", "gobench", "profile"}
 
 // options are the command line.
 type options struct {
@@ -149,6 +149,15 @@ func run(o *options) error {
 			return fmt.Errorf("per-call: %w", err)
 		}
 		r.perCall.straceSkipped = why
+	}
+	if o.want("agent") {
+		step("agent vs run, per call")
+		if r.agent, err = runAgent(set, root, tmp, victim); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		if r.agent.skipped != "" {
+			fmt.Fprintln(os.Stderr, "bench: skipping the agent figure:", r.agent.skipped)
+		}
 	}
 	if o.want("throughput") {
 		step("throughput and memory")

@@ -14,6 +14,7 @@ type results struct {
 	set        settings
 	machine    machine
 	perCall    *perCall
+	agent      *agentCalls
 	throughput *throughput
 	workload   *workload
 	startup    *startup
@@ -270,6 +271,34 @@ func (r *results) perCallTable() *table {
 	return t
 }
 
+func (r *results) agentTable() *table {
+	a := r.agent
+	t := &table{
+		title: "One trapped call: a runc container under the agent vs sandlock-go run",
+		intro: "The victim of the per-call figure, in a runc container (busybox-static rootfs) whose seccomp profile " +
+			"sends its calls to `sandlock-go agent`, and under `sandlock-go run`, with the same rules: " +
+			"`--on getppid=ret:777`, and `--deny-path " + agentDenied + "` on a loop of opens of the victim's own file " +
+			"(each open checked by the path policy and performed by the supervisor as the caller: the agent's " +
+			"credential threads, run's confined threads; the close is not trapped). Container start-up is excluded " +
+			"(the victim times its calls). *x run*: the median over rounds of agent / run of the same round.",
+		header: []string{"configuration", "ns/call", "x run", "min-max ns"},
+	}
+	if a.skipped != "" {
+		t.notes = append(t.notes, "skipped: "+a.skipped)
+		return t
+	}
+	vs := map[string]string{cfgAgentReturn: cfgRunReturn, cfgAgentOpen: cfgRunOpen}
+	for _, name := range agentNames {
+		x := ""
+		if base, ok := vs[name]; ok {
+			x = ratio(a.s.ratio(name, base))
+		}
+		t.add(name, num(a.s.med(name), 0), x, num(slices.Min(a.s[name]), 0)+"-"+num(slices.Max(a.s[name]), 0))
+	}
+	t.notes = append(t.notes, fmt.Sprintf("%d rounds of %s calls per victim.", r.set.rounds, num(float64(r.set.slowCalls), 0)))
+	return t
+}
+
 func (r *results) throughputTable() *table {
 	tp := r.throughput
 	t := &table{
@@ -418,6 +447,9 @@ func (r *results) tables() []*table {
 	ts := []*table{r.targetTable()}
 	if r.perCall != nil {
 		ts = append(ts, r.perCallTable())
+	}
+	if r.agent != nil {
+		ts = append(ts, r.agentTable())
 	}
 	if r.throughput != nil {
 		ts = append(ts, r.throughputTable(), r.memoryTable())

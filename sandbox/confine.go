@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/sandbox/internal/lockedpool"
 )
 
 // maxConfinedThreads bounds the confined threads of one run.
@@ -23,9 +23,9 @@ var errConfinerClosed = errors.New("sandbox: the run is over")
 // command is: its file-system identity, its capabilities, no_new_privs, its
 // Landlock layers. Each thread has a Landlock domain of its own, not the
 // command's, so the command cannot reach it (Landlock lets a domain ptrace
-// or signal only its own descendants). The threads are started when
-// needed and end with the run; a thread never runs another goroutine, and
-// dies with its goroutine.
+// or signal only its own descendants). The threads (a lockedpool.Pool) are
+// started when needed and end with the run; a thread never runs another
+// goroutine, and dies with its goroutine.
 type confiner struct {
 	iso      *isolationConfig
 	landlock *landlockConfig
@@ -33,236 +33,38 @@ type confiner struct {
 	// fsUID and fsGID are the host identity of the command when it
 	// differs from the supervisor's (IdentityUserNamespace), else -1.
 	fsUID, fsGID int
-	threads      int
 	// pid is the command's, once started: the threads enter its mount
 	// namespace, so that paths mean what they mean to the command (its
 	// read-only mounts included).
-	pid atomic.Int64
-
-	once sync.Once
-	err  error
-	// free holds the threads ready for work, the last used on top;
-	// avail counts them.
-	mu       sync.Mutex
-	all      []*confinedThread // every thread started, for shutdown
-	closed   bool              // shutdown began: no more threads
-	free     []*confinedThread
-	avail    chan struct{}
-	stop     chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	pid  atomic.Int64
+	pool *lockedpool.Pool
 }
 
 func newConfiner(cfg *helperConfig, identity Identity, threads int) *confiner {
 	iso := *cfg.Isolation
 	iso.supervisorThread = true
-	c := &confiner{
-		iso: &iso, landlock: cfg.Landlock, layer: cfg.Layer, fsUID: -1, fsGID: -1, threads: max(threads, 1),
-		avail: make(chan struct{}, max(threads, 1)), stop: make(chan struct{}),
-	}
+	c := &confiner{iso: &iso, landlock: cfg.Landlock, layer: cfg.Layer, fsUID: -1, fsGID: -1}
 	if identity == IdentityUserNamespace {
 		c.fsUID, c.fsGID = os.Getuid(), os.Getgid()
 		if c.fsUID == 0 {
 			c.fsUID, c.fsGID = overflowID, overflowID
 		}
 	}
+	c.pool = lockedpool.New(threads, c.confineThread)
 	return c
 }
 
-// Handing work to a confined thread and back parks and wakes both sides
-// on futexes, in the kernel, not in the Go scheduler: both are locked to
-// their OS threads, and waking a locked goroutine through the scheduler
-// takes a second thread hop (an idle thread takes a P, then hands it to the
-// locked one). Neither side spins: on a small machine a spinning thread
-// holds one of the runtime's few Ps, and the woken thread, leaving its
-// futex wait, then finds none free until sysmon takes one back (hundreds of
-// microseconds measured on two CPUs, against a 20 µs open).
-
-// confinedThread is one confined OS thread and its hand-over slot. One
-// caller at a time owns it (it is taken from confiner.free).
-type confinedThread struct {
-	job     atomic.Pointer[func()]
-	done    atomic.Bool
-	parked  atomic.Bool // the thread waits on wake
-	waiting atomic.Bool // the caller waits on finished
-	// wake and finished are futex words, bumped before each wake-up of
-	// the thread (a job, the stop) and of the caller (done, exited).
-	wake     atomic.Uint32
-	finished atomic.Uint32
-	gone     atomic.Bool // the thread has ended
-}
-
-// wakeThread wakes t if it is parked.
-func (t *confinedThread) wakeThread() {
-	t.wake.Add(1)
-	futexWake(&t.wake)
-}
-
-// wakeCaller wakes t's caller if it waits.
-func (t *confinedThread) wakeCaller() {
-	t.finished.Add(1)
-	futexWake(&t.finished)
-}
-
-// do runs fn on a confined thread and waits for it.
+// do runs fn on a confined thread and waits for it. An error means fn did
+// not run: the run is over, or a thread could not be confined.
 func (c *confiner) do(fn func()) error {
-	c.once.Do(c.start)
-	if c.err != nil {
-		return c.err
-	}
-	select {
-	case <-c.stop:
+	err := c.pool.Do(fn)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, lockedpool.ErrClosed):
 		return errConfinerClosed
 	default:
-	}
-	select {
-	case <-c.avail:
-	default:
-		// Every thread is busy: one more, up to c.threads, and the
-		// first to be free.
-		c.grow()
-		select {
-		case <-c.avail:
-		case <-c.stop:
-			return errConfinerClosed
-		}
-	}
-	t := c.take()
-	defer c.put(t)
-	t.done.Store(false)
-	t.job.Store(&fn)
-	if t.parked.Load() {
-		t.wakeThread()
-	}
-	return t.await()
-}
-
-// await waits until t has done its job (nil), or has ended without doing
-// it (errConfinerClosed).
-func (t *confinedThread) await() error {
-	defer t.waiting.Store(false)
-	for {
-		seq := t.finished.Load()
-		t.waiting.Store(true)
-		if t.done.Load() {
-			return nil
-		}
-		if t.gone.Load() {
-			// The run ended; a job taken before the stop was
-			// finished first.
-			if t.done.Load() {
-				return nil
-			}
-			return errConfinerClosed
-		}
-		futexWait(&t.finished, seq)
-	}
-}
-
-// take pops the most recently used free thread; avail was counted down.
-func (c *confiner) take() *confinedThread {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.free[len(c.free)-1]
-	c.free = c.free[:len(c.free)-1]
-	return t
-}
-
-// put makes t free again.
-func (c *confiner) put(t *confinedThread) {
-	c.mu.Lock()
-	c.free = append(c.free, t)
-	c.mu.Unlock()
-	c.avail <- struct{}{}
-}
-
-// start starts the first thread. The others are started when every
-// running one is busy (grow): confining a thread costs a few system calls
-// and a Landlock ruleset, and a program that opens one file at a time needs
-// one thread.
-func (c *confiner) start() {
-	if err := c.startThread(); err != nil {
-		c.err = fmt.Errorf("sandbox: confine a supervisor thread as the command: %w", err)
-		c.shutdown()
-	}
-}
-
-// grow starts one more thread unless c.threads run already or the run is
-// over. A thread that cannot be confined is not retried: the others serve.
-func (c *confiner) grow() {
-	_ = c.startThread()
-}
-
-// startThread starts a thread and waits until it is confined and free, or
-// has failed; nil without a thread when there are enough or the run is over.
-func (c *confiner) startThread() error {
-	c.mu.Lock()
-	if c.closed || len(c.all) >= c.threads {
-		c.mu.Unlock()
-		return nil
-	}
-	t := &confinedThread{}
-	c.all = append(c.all, t)
-	c.wg.Add(1) // under mu: shutdown waits only after closed is set
-	c.mu.Unlock()
-	ready := make(chan error, 1)
-	go c.thread(t, ready)
-	return <-ready
-}
-
-// thread confines its OS thread and serves work until the run ends. It
-// never unlocks the thread: when it returns, the runtime ends the thread
-// rather than reuse it with the command's restrictions.
-func (c *confiner) thread(t *confinedThread, ready chan<- error) {
-	defer c.wg.Done()
-	defer func() {
-		t.gone.Store(true)
-		t.wakeCaller()
-	}()
-	runtime.LockOSThread()
-	if err := c.confineThread(); err != nil {
-		ready <- err
-		return
-	}
-	// Free before ready: when startThread returns, the thread is
-	// available, and the caller does not start another for nothing.
-	c.put(t)
-	ready <- nil
-	for {
-		job := t.next(c.stop)
-		if job == nil {
-			return
-		}
-		(*job)()
-		t.job.Store(nil)
-		t.done.Store(true)
-		if t.waiting.Load() {
-			t.wakeCaller()
-		}
-	}
-}
-
-// next returns the next job, parking until there is one; nil when the run
-// is over.
-func (t *confinedThread) next(stop <-chan struct{}) *func() {
-	for {
-		seq := t.wake.Load()
-		t.parked.Store(true)
-		if job := t.job.Load(); job != nil {
-			t.parked.Store(false)
-			return job
-		}
-		select {
-		case <-stop:
-			t.parked.Store(false)
-			if job := t.job.Load(); job != nil {
-				return job // taken before the stop: finish it
-			}
-			return nil
-		default:
-		}
-		futexWait(&t.wake, seq)
-		t.parked.Store(false)
+		return fmt.Errorf("sandbox: confine a supervisor thread as the command: %w", err)
 	}
 }
 
@@ -281,14 +83,10 @@ func (c *confiner) confineThread() error {
 		}
 	}
 	if c.fsUID >= 0 {
-		// Per-thread syscalls: Go's wrappers would change every thread.
-		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
-			return fmt.Errorf("setgroups: %w", e)
-		}
-		_, _, _ = unix.RawSyscall(unix.SYS_SETFSGID, uintptr(c.fsGID), 0, 0)
-		_, _, _ = unix.RawSyscall(unix.SYS_SETFSUID, uintptr(c.fsUID), 0, 0)
-		if got, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0); int(got) != c.fsUID {
-			return fmt.Errorf("setfsuid %d: still %d", c.fsUID, got)
+		// No supplementary groups: the host's would be the
+		// supervisor's, not the command's.
+		if err := lockedpool.TakeFSIdentity(nil, uint32(c.fsGID), uint32(c.fsUID)); err != nil {
+			return err
 		}
 	}
 	if err := c.iso.confine(c.landlock); err != nil {
@@ -333,19 +131,4 @@ func enterMountNamespace(pid int) error {
 }
 
 // close ends the threads; later calls of do fail.
-func (c *confiner) close() {
-	c.once.Do(func() { c.err = errConfinerClosed }) // never start after close
-	c.shutdown()
-}
-
-func (c *confiner) shutdown() {
-	c.stopOnce.Do(func() { close(c.stop) })
-	c.mu.Lock()
-	c.closed = true
-	all := c.all
-	c.mu.Unlock()
-	for _, t := range all {
-		t.wakeThread() // it sees the stop
-	}
-	c.wg.Wait()
-}
+func (c *confiner) close() { c.pool.Close() }

@@ -80,9 +80,7 @@ func TestConfinerGrowsOnDemand(t *testing.T) {
 	for range 50 {
 		require.NoError(t, c.do(func() {}))
 	}
-	c.mu.Lock()
-	require.Len(t, c.all, 1, "sequential calls")
-	c.mu.Unlock()
+	require.Equal(t, 1, c.pool.Threads(), "sequential calls")
 
 	// Two jobs that each wait for the other can only finish on two
 	// threads at once. On failure the cleanup releases them, so that
@@ -112,7 +110,19 @@ func TestConfinerGrowsOnDemand(t *testing.T) {
 			t.Fatal("two jobs that wait for each other never ran at once")
 		}
 	}
-	c.mu.Lock()
-	require.Len(t, c.all, 2, "concurrent calls")
-	c.mu.Unlock()
+	require.Equal(t, 2, c.pool.Threads(), "concurrent calls")
+}
+
+// TestConfinerFailsClosed: when a thread cannot be confined (here: the
+// command's mount namespace cannot be found), do fails with the reason and
+// the function does not run on an unconfined thread.
+func TestConfinerFailsClosed(t *testing.T) {
+	c := testConfiner(t)
+	c.target(1 << 30) // no such process
+	ran := false
+	err := c.do(func() { ran = true })
+	require.ErrorContains(t, err, "confine a supervisor thread as the command")
+	require.ErrorContains(t, err, "mount namespace")
+	require.False(t, ran)
+	require.Equal(t, 0, c.pool.Threads())
 }

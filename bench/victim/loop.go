@@ -10,8 +10,10 @@ import (
 )
 
 // loopMain times n getppid calls on the locked main thread, after a warm-up
-// of n/10 calls, and prints the time of one call (see batches and sparse). With filter, it first installs the benchmark filter of
-// -rules rules on this thread, without a listener.
+// of n/10 calls, and prints the time of one call (see batches and sparse).
+// With -open, each call is an openat of -path and a close instead. With
+// filter, it first installs the benchmark filter of -rules rules on this
+// thread, without a listener.
 func loopMain(args []string, filter bool) error {
 	fs := newFlags("loop")
 	n := fs.Int("n", 1000000, "calls")
@@ -20,6 +22,7 @@ func loopMain(args []string, filter bool) error {
 	rules := fs.Int("rules", 1, "rules of the filter (filter mode)")
 	uncached := fs.Bool("uncached", false, "add a conditional rule on getppid (filter mode)")
 	gap := fs.Duration("gap", 0, "busy-loop this long between calls and time each call alone")
+	fs.BoolVar(&openMode, "open", false, "each call opens -path read-only and closes it, instead of getppid")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,6 +40,9 @@ func loopMain(args []string, filter bool) error {
 		}
 	}
 	var arg []byte
+	if openMode && *path == "" {
+		return fmt.Errorf("-open needs -path")
+	}
 	if *path != "" {
 		arg = append([]byte(*path), 0)
 	}
@@ -70,15 +76,22 @@ func batches(n int, arg []byte, want int64) error {
 	return nil
 }
 
-// calls makes n getppid calls and checks each result.
+// openMode makes each call an open and a close (-open).
+var openMode bool
+
+// calls makes n getppid calls (opens with -open) and checks each result.
 func calls(n int, arg []byte, want int64) error {
 	for range n {
-		r, errno := getppid(arg)
+		call, what := getppid, "getppid"
+		if openMode {
+			call, what = openClose, "open"
+		}
+		r, errno := call(arg)
 		if errno != 0 {
-			return fmt.Errorf("getppid: %v", errno)
+			return fmt.Errorf("%s: %v", what, errno)
 		}
 		if (want < 0 && r < 0) || (want >= 0 && r != want) {
-			return fmt.Errorf("getppid returned %d, want %d", r, want)
+			return fmt.Errorf("%s returned %d, want %d", what, r, want)
 		}
 	}
 	return nil

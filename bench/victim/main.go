@@ -5,6 +5,7 @@
 // Usage:
 //
 //	victim loop -n N [-want V] [-path P]   N getppid calls on one thread; prints "ns_per_call X"
+//	victim loop -open -path P -n N         the same with N opens (and closes) of P
 //	victim filter -rules R [-uncached] -n N  installs a benchmark BPF filter first, then loop
 //	victim threads -t T -d DUR [-want V]   T locked threads calling getppid for DUR; prints "calls_per_second X"
 //	victim notify MODE ARGS...             installs a Notify filter on getppid with a listener,

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"sync"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-go/sandlock-go/sandbox/internal/lockedpool"
 )
 
 // maxIdentities bounds the distinct credentials of one container that get
@@ -40,17 +40,8 @@ type identity struct {
 	userNS fileKey // the agent's user namespace
 
 	mu     sync.Mutex
-	pools  map[creds]*credPool
+	pools  map[creds]*lockedpool.Pool
 	closed bool
-	stop   chan struct{} // closed by close: the threads exit
-	wg     sync.WaitGroup
-}
-
-// credPool is the threads of one set of credentials.
-type credPool struct {
-	creds creds
-	idle  chan *credThread // threads ready for a job
-	slots chan struct{}    // a token per thread that may still start
 }
 
 type fileKey struct{ dev, ino uint64 }
@@ -62,19 +53,12 @@ type creds struct {
 	capEff       uint64
 }
 
-// credThread is one thread with its credentials.
-type credThread struct {
-	jobs   chan func() // unbuffered: a job sent is a job run
-	exited chan struct{}
-	err    error // set before exited is closed when setup failed
-}
-
 func newIdentity() (*identity, error) {
 	ns, err := nsKey("/proc/self/ns/user")
 	if err != nil {
 		return nil, fmt.Errorf("agent: own user namespace: %w", err)
 	}
-	return &identity{userNS: ns, pools: make(map[creds]*credPool), stop: make(chan struct{})}, nil
+	return &identity{userNS: ns, pools: make(map[creds]*lockedpool.Pool)}, nil
 }
 
 func nsKey(path string) (fileKey, error) {
@@ -97,31 +81,14 @@ func (id *identity) do(tid int, fn func()) error {
 	if err != nil {
 		return err
 	}
-	t, err := id.thread(pool)
-	if err != nil {
-		return err
-	}
-	defer func() { pool.idle <- t }()
-	var panicked any
-	finished := make(chan struct{})
-	job := func() {
-		defer close(finished)
-		defer func() { panicked = recover() }()
-		fn()
-	}
-	select {
-	case t.jobs <- job:
-	case <-t.exited:
-		if t.err != nil {
-			return t.err
-		}
+	switch err := pool.Do(fn); {
+	case err == nil:
+		return nil
+	case errors.Is(err, lockedpool.ErrClosed):
 		return errIdentityClosed
+	default:
+		return fmt.Errorf("agent: take the credentials of task %d: %w", tid, err)
 	}
-	<-finished
-	if panicked != nil {
-		panic(panicked)
-	}
-	return nil
 }
 
 // credsOf reads the credentials of task tid from /proc/TID/status.
@@ -198,7 +165,7 @@ func parseCreds(status []byte) (creds, error) {
 }
 
 // pool returns the threads of c, made on first use.
-func (id *identity) pool(c creds) (*credPool, error) {
+func (id *identity) pool(c creds) (*lockedpool.Pool, error) {
 	id.mu.Lock()
 	defer id.mu.Unlock()
 	if id.closed {
@@ -210,72 +177,9 @@ func (id *identity) pool(c creds) (*credPool, error) {
 	if len(id.pools) >= maxIdentities {
 		return nil, fmt.Errorf("agent: more than %d distinct credentials in one container", maxIdentities)
 	}
-	p := &credPool{creds: c, idle: make(chan *credThread, threadsPerIdentity), slots: make(chan struct{}, threadsPerIdentity)}
-	for range threadsPerIdentity {
-		p.slots <- struct{}{}
-	}
+	p := lockedpool.New(threadsPerIdentity, c.take)
 	id.pools[c] = p
 	return p, nil
-}
-
-// thread takes an idle thread of p, or starts one while p has fewer than
-// threadsPerIdentity, or waits for one; the caller puts it back in
-// p.idle.
-func (id *identity) thread(p *credPool) (*credThread, error) {
-	select {
-	case t := <-p.idle:
-		return t, nil
-	default:
-	}
-	select {
-	case t := <-p.idle:
-		return t, nil
-	case <-p.slots:
-	case <-id.stop:
-		return nil, errIdentityClosed
-	}
-	id.mu.Lock()
-	if id.closed {
-		id.mu.Unlock()
-		p.slots <- struct{}{}
-		return nil, errIdentityClosed
-	}
-	id.wg.Add(1)
-	id.mu.Unlock()
-	t := &credThread{jobs: make(chan func()), exited: make(chan struct{})}
-	ready := make(chan struct{})
-	go func() {
-		defer id.wg.Done()
-		t.run(p.creds, ready, id.stop)
-	}()
-	<-ready
-	if t.err != nil {
-		p.slots <- struct{}{}
-		return nil, t.err
-	}
-	return t, nil
-}
-
-// run takes c on the calling goroutine's OS thread and runs jobs until
-// stop. It never unlocks the thread: the runtime ends it when run returns,
-// rather than reuse a thread with a container's credentials.
-func (t *credThread) run(c creds, ready chan<- struct{}, stop <-chan struct{}) {
-	defer close(t.exited)
-	runtime.LockOSThread()
-	if err := c.take(); err != nil {
-		t.err = fmt.Errorf("agent: take a container's credentials: %w", err)
-		close(ready)
-		return
-	}
-	close(ready)
-	for {
-		select {
-		case job := <-t.jobs:
-			job()
-		case <-stop:
-			return
-		}
-	}
 }
 
 // capabilityVersion3 is _LINUX_CAPABILITY_VERSION_3.
@@ -295,22 +199,8 @@ func (c creds) take() error {
 		n, _ := strconv.ParseUint(string(g), 10, 32) // checked by parseCreds
 		groups = append(groups, uint32(n))
 	}
-	var ptr unsafe.Pointer
-	if len(groups) > 0 {
-		ptr = unsafe.Pointer(&groups[0])
-	}
-	_, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(ptr), 0)
-	runtime.KeepAlive(groups)
-	if e != 0 {
-		return fmt.Errorf("setgroups: %w", e)
-	}
-	_, _, _ = unix.RawSyscall(unix.SYS_SETFSGID, uintptr(c.fsgid), 0, 0)
-	if got, _, _ := unix.RawSyscall(unix.SYS_SETFSGID, ^uintptr(0), 0, 0); uint32(got) != c.fsgid {
-		return fmt.Errorf("setfsgid %d: still %d", c.fsgid, got)
-	}
-	_, _, _ = unix.RawSyscall(unix.SYS_SETFSUID, uintptr(c.fsuid), 0, 0)
-	if got, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0); uint32(got) != c.fsuid {
-		return fmt.Errorf("setfsuid %d: still %d", c.fsuid, got)
+	if err := lockedpool.TakeFSIdentity(groups, c.fsgid, c.fsuid); err != nil {
+		return err
 	}
 	hdr := unix.CapUserHeader{Version: capabilityVersion3}
 	data := [2]unix.CapUserData{
@@ -327,10 +217,11 @@ func (c creds) take() error {
 // fail.
 func (id *identity) close() {
 	id.mu.Lock()
-	if !id.closed {
-		id.closed = true
-		close(id.stop)
-	}
+	id.closed = true
+	pools := id.pools
+	id.pools = nil
 	id.mu.Unlock()
-	id.wg.Wait()
+	for _, p := range pools {
+		p.Close()
+	}
 }

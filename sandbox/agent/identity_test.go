@@ -4,8 +4,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -78,10 +80,23 @@ func TestIdentity(t *testing.T) {
 	require.Len(t, id.pools, 1)
 	// A call that blocks (a FIFO's open waiting for its writer) does not
 	// hold up the next one of the same credentials.
-	release := make(chan struct{})
-	blocked := make(chan error, 1)
-	go func() { blocked <- id.do(child.Process.Pid, func() { <-release }) }()
-	require.NoError(t, id.do(child.Process.Pid, func() { close(release) }))
+	// The first is blocked on its thread before the second is made; on
+	// failure the second never runs, and the cleanup releases the first
+	// so that close does not wait for it forever.
+	started, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	blocked, second := make(chan error, 1), make(chan error, 1)
+	go func() { blocked <- id.do(child.Process.Pid, func() { close(started); <-release }) }()
+	<-started
+	go func() { second <- id.do(child.Process.Pid, unblock) }()
+	select {
+	case err := <-second:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("a blocked call held up the next one of the same credentials")
+	}
 	require.NoError(t, <-blocked)
 	// The caller's thread is untouched.
 	own := statusOfThread(t)
@@ -95,4 +110,52 @@ func TestIdentity(t *testing.T) {
 	require.ErrorIs(t, id.do(child.Process.Pid, func() { ran = true }), errIdentityClosed)
 	require.False(t, ran)
 	require.Error(t, id.do(-1, func() {}), "no such task")
+}
+
+// BenchmarkIdentityDo measures one call run as a task: reading its
+// credentials and the hop to a thread that took them, and back.
+func BenchmarkIdentityDo(b *testing.B) {
+	id, err := newIdentity()
+	require.NoError(b, err)
+	b.Cleanup(id.close)
+	pid, n := os.Getpid(), 0
+	for b.Loop() {
+		if err := id.do(pid, func() { n++ }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCredsOf is the part of BenchmarkIdentityDo that reads the
+// task's credentials; the rest is the hop.
+func BenchmarkCredsOf(b *testing.B) {
+	id, err := newIdentity()
+	require.NoError(b, err)
+	b.Cleanup(id.close)
+	pid := os.Getpid()
+	for b.Loop() {
+		if _, err := id.credsOf(pid); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIdentityHop is the hop of BenchmarkIdentityDo alone: to a
+// thread with known credentials and back.
+func BenchmarkIdentityHop(b *testing.B) {
+	id, err := newIdentity()
+	require.NoError(b, err)
+	b.Cleanup(id.close)
+	c, err := id.credsOf(os.Getpid())
+	require.NoError(b, err)
+	n := 0
+	for b.Loop() {
+		pool, err := id.pool(c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pool.Do(func() { n++ }); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

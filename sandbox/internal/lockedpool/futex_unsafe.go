@@ -1,4 +1,4 @@
-package sandbox
+package lockedpool
 
 import (
 	"sync/atomic"
@@ -14,8 +14,8 @@ const (
 )
 
 // futexWait blocks the calling OS thread while *word == val, in the kernel,
-// not in the Go scheduler: a thread locked to its goroutine (a confined
-// thread, a dispatcher worker) is then woken by one futexWake, without the
+// not in the Go scheduler: a thread locked to its goroutine (a
+// pool thread, its caller) is then woken by one futexWake, without the
 // runtime handing a P from thread to thread first. It may return early
 // (a signal, a spurious wake-up): callers re-check their condition.
 func futexWait(word *atomic.Uint32, val uint32) {
