@@ -1,10 +1,7 @@
 package sandbox
 
 import (
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -45,72 +42,6 @@ func BenchmarkDirectCall(b *testing.B) {
 	for b.Loop() {
 		f()
 	}
-}
-
-// TestConfinerConcurrent: more callers than threads, each sees its own
-// work done when do returns, also when the threads wait a while between
-// calls.
-func TestConfinerConcurrent(t *testing.T) {
-	c := testConfiner(t)
-	var wg sync.WaitGroup
-	var total atomic.Int64
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 200 {
-				var mine int
-				require.NoError(t, c.do(func() { mine = i + g }))
-				require.Equal(t, i+g, mine)
-				total.Add(1)
-				if i%50 == 0 {
-					time.Sleep(time.Millisecond) // a pause between bursts
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	require.Equal(t, int64(1600), total.Load())
-}
-
-// TestConfinerGrowsOnDemand: one thread serves callers that come one at a
-// time; callers at once get more threads, up to the bound.
-func TestConfinerGrowsOnDemand(t *testing.T) {
-	c := testConfiner(t) // at most 2 threads
-	for range 50 {
-		require.NoError(t, c.do(func() {}))
-	}
-	require.Equal(t, 1, c.pool.Threads(), "sequential calls")
-
-	// Two jobs that each wait for the other can only finish on two
-	// threads at once. On failure the cleanup releases them, so that
-	// closing the confiner does not wait for them forever.
-	var arrived atomic.Int32
-	allIn, release := make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { close(release) }) // runs before the confiner's
-	errs := make(chan error, 2)
-	for range 2 {
-		go func() {
-			errs <- c.do(func() {
-				if arrived.Add(1) == 2 {
-					close(allIn)
-				}
-				select {
-				case <-allIn:
-				case <-release:
-				}
-			})
-		}()
-	}
-	for range 2 {
-		select {
-		case err := <-errs:
-			require.NoError(t, err)
-		case <-time.After(time.Minute):
-			t.Fatal("two jobs that wait for each other never ran at once")
-		}
-	}
-	require.Equal(t, 2, c.pool.Threads(), "concurrent calls")
 }
 
 // TestConfinerFailsClosed: when a thread cannot be confined (here: the
