@@ -58,9 +58,10 @@ func TestParseNSIDs(t *testing.T) {
 	tgid, pid, err := ParseNSIDs([]byte("Name:\tsh\nTgid:\t900\nNStgid:\t900\t7\nNSpid:\t901\t8\n"))
 	require.NoError(t, err)
 	require.Equal(t, [2]int{7, 8}, [2]int{tgid, pid})
-	tgid, pid, err = NSIDs(unix.Gettid())
+	tid := unix.Gettid() // once: the goroutine may move to another thread
+	tgid, pid, err = NSIDs(tid)
 	require.NoError(t, err)
-	require.Equal(t, [2]int{os.Getpid(), unix.Gettid()}, [2]int{tgid, pid}, "the innermost namespace is the one the process sees itself in")
+	require.Equal(t, [2]int{os.Getpid(), tid}, [2]int{tgid, pid}, "the innermost namespace is the one the process sees itself in")
 	for _, bad := range []string{"NSpid:\t1\n", "NStgid:\t1\n", "NStgid:\tx\nNSpid:\t1\n", "NStgid:\nNSpid:\t1\n"} {
 		_, _, err := ParseNSIDs([]byte(bad))
 		require.Error(t, err, bad)
