@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -262,7 +261,7 @@ func TestCtxFields(t *testing.T) {
 		ip         uint64
 		args       [6]uint64
 		arg5       uint64
-		tgid       string
+		tgid       int
 	}
 	got := make(chan seen, 1)
 	observed := make(chan string, 1)
@@ -278,13 +277,7 @@ func TestCtxFields(t *testing.T) {
 		// The thread's process, checked against the command's pid
 		// after the run: r.Process may not be set yet when the command
 		// makes its first call.
-		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Pid()))
-		tgid := ""
-		for line := range strings.Lines(string(status)) {
-			if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-				tgid = strings.TrimSpace(v)
-			}
-		}
+		tgid := tgidOf(c.Pid())
 		select {
 		case got <- seen{
 			nr: c.Syscall(), pid: c.Pid(), name: c.SyscallName(), arch: c.Arch().String(),
@@ -309,7 +302,7 @@ func TestCtxFields(t *testing.T) {
 	require.NotZero(t, s.ip)
 	require.Equal(t, want, s.args)
 	require.Equal(t, want[5], s.arg5)
-	require.Equal(t, strconv.Itoa(r.Process.Pid), s.tgid, "pid %d is a thread of the victim", s.pid)
+	require.Equal(t, r.Process.Pid, s.tgid, "pid %d is a thread of the victim", s.pid)
 	require.Equal(t, "return:"+strconv.Itoa(0x1111+0x2222+0x3333+0x4444+0x5555+0x6666), receive(t, observed, time.Second, "Observe call"))
 }
 

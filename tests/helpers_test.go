@@ -350,6 +350,22 @@ func (r *run) kill() {
 	}
 }
 
+// tgidOf returns the process of thread tid (0 if it is gone): a
+// notification names the calling thread, a program prints its process.
+func tgidOf(tid int) int {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
 // taskStates lists the threads of pid with their state, the syscall each
 // is in (/proc/PID/task/TID/syscall) and its kernel wait channel: what a
 // stuck run was doing.

@@ -330,13 +330,13 @@ func TestGrandchildOutlivesParent(t *testing.T) {
 			return handler.Continue()
 		}
 		mu.Lock()
-		getpidBy[c.Pid()]++
+		getpidBy[tgidOf(c.Pid())]++ // a Go program calls from any thread
 		mu.Unlock()
 		return handler.ReturnValue(4242)
 	})
 	r.handle(t, "getppid", func(c *handler.Ctx) handler.Action {
 		mu.Lock()
-		getppidBy[c.Pid()]++
+		getppidBy[tgidOf(c.Pid())]++
 		mu.Unlock()
 		return handler.Continue()
 	})
