@@ -112,7 +112,7 @@ func TestReliabilityForkExec(t *testing.T) {
 		r.handle(t, "getppid", func(c *handler.Ctx) handler.Action {
 			if c.Arg(0) == magicValue {
 				mu.Lock()
-				byPid[c.Pid()]++
+				byPid[tgidOf(c.Pid())]++ // per process, whichever thread calls
 				mu.Unlock()
 			}
 			return valueHandler(c)
