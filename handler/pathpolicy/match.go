@@ -92,10 +92,7 @@ func appendNew(list []string, values ...string) []string {
 // the longest prefix of them that exists is replaced by its real path
 // (filepath.EvalSymlinks), the rest is kept. /var/run/x becomes /run/x
 // where /var/run is a symlink to /run, also when x does not exist yet.
-func canonicalPattern(p string) string { return (*Root)(nil).canonicalPattern(p) }
-
-// canonicalPattern is canonicalPattern with the symlinks resolved in the
-// root.
+// The symlinks are those of root r (the host's when r is nil).
 func (r *Root) canonicalPattern(p string) string {
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	literal := len(parts)

@@ -5,7 +5,6 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +22,6 @@ type testAgent struct {
 	sock     string
 	served   chan agent.State
 	done     chan agent.State
-	served_  sync.WaitGroup
 	logs     chan string
 	serveErr chan error
 }
@@ -60,13 +58,6 @@ func startAgent(t *testing.T, h func(agent.State) handler.Handler) *testAgent {
 	go func() { ta.serveErr <- ta.Serve(l) }()
 	t.Cleanup(func() { ta.Close() })
 	return ta
-}
-
-// answer returns a handler factory answering getppid with v.
-func answer(v int64) func(agent.State) handler.Handler {
-	return func(agent.State) handler.Handler {
-		return handler.Func(func(*handler.Ctx) handler.Action { return handler.ReturnValue(v) })
-	}
 }
 
 // TestAgentServesContainers: two "containers" (children that play runc)
